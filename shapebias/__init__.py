@@ -1,0 +1,7 @@
+"""shapebias: why adversarially trained CNNs are robust, as small composable PyTorch modules."""
+
+__version__ = "0.1.0"
+
+from shapebias import attacks, models
+
+__all__ = ["__version__", "attacks", "models"]

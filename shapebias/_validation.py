@@ -1,0 +1,240 @@
+"""The input checks every public function calls, in one place.
+
+Each check raises :class:`TypeError` (wrong kind of object) or :class:`ValueError`
+(right kind, wrong value) with a message that names the parameter, says what was
+expected and what came, and gives a fix where one exists. Checks run once per
+public call; none of them belongs in a hot loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from numbers import Real
+from typing import Any
+
+import torch
+
+__all__ = [
+    "check_callable",
+    "check_choice",
+    "check_eps",
+    "check_generator",
+    "check_images",
+    "check_int",
+    "check_labels",
+    "check_logits",
+    "check_model",
+    "check_real",
+]
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def check_images(images: Any, name: str = "images") -> None:
+    """Check a batch of images: floating tensor ``(N, C, H, W)``, finite, in ``[0, 1]``.
+
+    Raises:
+        TypeError: ``images`` is not a floating-point tensor.
+        ValueError: wrong number of dimensions, empty batch, NaN/inf, or values
+            outside ``[0, 1]``.
+    """
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (N, C, H, W), got {type(images).__name__}. "
+            "Convert with torchvision.transforms.functional.to_tensor or torch.as_tensor."
+        )
+    if not images.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor with values in [0, 1], got {images.dtype}. "
+            f"Convert uint8 images with {name}.float() / 255."
+        )
+    if images.ndim != 4:
+        hint = f" Add a batch dimension with {name}.unsqueeze(0)." if images.ndim == 3 else ""
+        raise ValueError(
+            f"{name} must have shape (N, C, H, W), got {images.ndim} dimensions "
+            f"{tuple(images.shape)}.{hint}"
+        )
+    if images.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(images.shape)}.")
+    lo, hi = torch.aminmax(images.detach())
+    lo_value, hi_value = torch.stack([lo, hi]).tolist()
+    if math.isnan(lo_value) or math.isnan(hi_value):
+        raise ValueError(f"{name} contains NaN; every pixel must be a finite number in [0, 1].")
+    if lo_value < 0.0 or hi_value > 1.0:
+        raise ValueError(
+            f"{name} must lie in [0, 1], got [{lo_value:.3g}, {hi_value:.3g}]. "
+            "Normalized inputs? Wrap the model in shapebias.models.NormalizedModel instead "
+            "and pass images in [0, 1]."
+        )
+
+
+def check_labels(labels: Any, images: torch.Tensor, name: str = "labels") -> None:
+    """Check class labels: an int64 tensor ``(N,)`` of non-negative indices matching ``images``.
+
+    The upper bound (the model's number of classes) is checked by :func:`check_logits`.
+    """
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(
+            f"{name} must be an int64 torch.Tensor of shape (N,), got {type(labels).__name__}. "
+            f"Use torch.as_tensor({name}, dtype=torch.long)."
+        )
+    if labels.dtype != torch.int64:
+        raise TypeError(
+            f"{name} must have dtype torch.int64 (class indices), got {labels.dtype}. "
+            f"Use {name}.long()."
+        )
+    if labels.shape != (images.shape[0],):
+        raise ValueError(
+            f"{name} must have shape ({images.shape[0]},), one class index per image, "
+            f"got {tuple(labels.shape)}."
+        )
+    if labels.device != images.device:
+        raise ValueError(
+            f"{name} is on {labels.device} but images are on {images.device}; "
+            "move both to the same device."
+        )
+    if int(labels.min()) < 0:
+        raise ValueError(f"{name} must be non-negative class indices, got {int(labels.min())}.")
+
+
+def check_logits(
+    logits: Any, batch_size: int, labels: torch.Tensor | None = None, name: str = "labels"
+) -> None:
+    """Check a model's output: a floating ``(N, K)`` tensor of logits, not probabilities.
+
+    Args:
+        logits: what the model returned.
+        batch_size: the number of images that went in.
+        labels: optional class indices to check against ``K``.
+        name: the parameter name to use for ``labels`` in messages.
+    """
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(
+            f"model must return a logits tensor of shape (N, K), got {type(logits).__name__}. "
+            "If it returns a tuple or dict, wrap it: lambda x: model(x)[0]."
+        )
+    if logits.ndim != 2 or logits.shape[0] != batch_size or not logits.is_floating_point():
+        raise ValueError(
+            f"model must return floating logits of shape ({batch_size}, K), "
+            f"got {_describe(logits)}."
+        )
+    num_classes = logits.shape[1]
+    checks = [logits.detach().min(), (logits.detach().sum(1) - 1).abs().max()]
+    if labels is not None:
+        checks.append(labels.max().to(logits.dtype))
+    stats = torch.stack([c.to(logits.dtype) for c in checks]).tolist()
+    if num_classes > 1 and stats[0] >= 0 and stats[1] < 1e-4:
+        raise ValueError(
+            "model must return logits, but its outputs are non-negative and each row sums to 1: "
+            "these look like probabilities. Remove the final softmax."
+        )
+    if labels is not None and stats[2] >= num_classes:
+        raise ValueError(
+            f"{name} must be class indices below the model's {num_classes} outputs, "
+            f"got {int(stats[2])}."
+        )
+
+
+def check_model(model: Any) -> None:
+    """Check that ``model`` is callable (any ``images -> logits`` callable is a model)."""
+    if not callable(model):
+        raise TypeError(
+            f"model must be a callable mapping images (N, C, H, W) to logits (N, K), "
+            f"got {_describe(model)}."
+        )
+
+
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+) -> float:
+    """Check a real number within optional bounds and return it as ``float``."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {_describe(value)}.")
+    number = float(value)
+    too_low = low is not None and (number < low if low_inclusive else number <= low)
+    too_high = high is not None and number > high
+    if math.isnan(number) or too_low or too_high:
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>=' if low_inclusive else '>'} {low:g}")
+        if high is not None:
+            bounds.append(f"<= {high:g}")
+        raise ValueError(f"{name} must be {' and '.join(bounds) or 'a number'}, got {number:g}.")
+    return number
+
+
+def check_int(value: Any, name: str, *, low: int | None = None) -> int:
+    """Check an integer with an optional lower bound and return it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {_describe(value)}.")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}.")
+    return value
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    """Check that ``value`` is one of the allowed strings."""
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {options}, got {value!r}.")
+    return value
+
+
+def check_eps(eps: Any, images: torch.Tensor, name: str = "eps") -> torch.Tensor:
+    """Check a perturbation budget and return it as a ``(N, 1, 1, 1)`` tensor.
+
+    ``eps`` is a non-negative float or a per-sample ``(N,)`` tensor, in ``[0, 1]``
+    pixel units (``8/255``, not ``8``).
+    """
+    n = images.shape[0]
+    if isinstance(eps, torch.Tensor):
+        if eps.shape != (n,) or not eps.is_floating_point():
+            raise ValueError(
+                f"{name} must be a float or a floating tensor of shape ({n},), "
+                f"got {_describe(eps)}."
+            )
+        if eps.device != images.device:
+            raise ValueError(f"{name} is on {eps.device} but images are on {images.device}.")
+        lo = float(eps.min())
+        if not lo >= 0:
+            raise ValueError(f"{name} must be >= 0 for every sample, got {lo:g}.")
+        return eps.detach().to(images.dtype).view(n, 1, 1, 1)
+    value = check_real(eps, name, low=0.0)
+    if value > 1.0:
+        raise ValueError(
+            f"{name} is in [0, 1] pixel units, got {value:g}. Did you mean {value:g}/255?"
+        )
+    return torch.full((n, 1, 1, 1), value, dtype=images.dtype, device=images.device)
+
+
+def check_generator(generator: Any, images: torch.Tensor) -> None:
+    """Check an optional :class:`torch.Generator` living on the images' device."""
+    if generator is None:
+        return
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {_describe(generator)}. "
+            "Create one with torch.Generator().manual_seed(0)."
+        )
+    if generator.device.type != images.device.type:
+        raise ValueError(
+            f"generator is on {generator.device} but images are on {images.device}; "
+            f"create it with torch.Generator(device={str(images.device)!r})."
+        )
+
+
+def check_callable(value: Any, name: str) -> Callable[..., Any]:
+    """Check that ``value`` is callable and return it."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {_describe(value)}.")
+    return value

@@ -1,0 +1,358 @@
+"""Projected gradient descent (Madry et al. 2018) in the L-inf and L2 threat models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple, cast
+
+import torch
+
+from shapebias._validation import (
+    check_choice,
+    check_eps,
+    check_generator,
+    check_images,
+    check_int,
+    check_labels,
+    check_logits,
+    check_model,
+)
+from shapebias.attacks._objectives import LOSSES, attack_objective, attack_succeeded
+from shapebias.attacks._threat import NORMS, ascent_step, project, random_start
+from shapebias.models import warn_if_train_mode
+
+__all__ = ["PGD", "pgd"]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Validated settings of one attack call; budgets are ``(N, 1, 1, 1)`` tensors."""
+
+    eps: torch.Tensor
+    step_size: torch.Tensor
+    steps: int
+    norm: str
+    random_start: bool
+    restarts: int
+    targeted: bool
+    loss: str
+    early_stop: bool
+    generator: torch.Generator | None
+
+
+class _Outcome(NamedTuple):
+    adversarial: torch.Tensor
+    fooled: torch.Tensor | None  # (N,) bool, known when the end point was evaluated
+    objective: torch.Tensor | None  # (N,) objective at the returned point, likewise
+
+
+def plan_attack(
+    model: Any,
+    images: Any,
+    labels: Any,
+    *,
+    eps: Any,
+    steps: Any,
+    step_size: Any,
+    norm: Any,
+    random_start: Any,
+    restarts: Any,
+    targeted: Any,
+    loss: Any,
+    early_stop: Any,
+    generator: Any,
+) -> _Plan:
+    check_model(model)
+    check_images(images)
+    check_labels(labels, images)
+    eps_t = check_eps(eps, images)
+    check_int(steps, "steps", low=0)
+    check_int(restarts, "restarts", low=1)
+    check_choice(norm, "norm", NORMS)
+    check_choice(loss, "loss", LOSSES)
+    check_generator(generator, images)
+    if step_size is None:
+        step_t = eps_t * (2.5 / max(steps, 1))
+    else:
+        step_t = check_eps(step_size, images, name="step_size")
+    return _Plan(
+        eps=eps_t,
+        step_size=step_t,
+        steps=steps,
+        norm=norm,
+        random_start=bool(random_start),
+        restarts=restarts,
+        targeted=bool(targeted),
+        loss=loss,
+        early_stop=bool(early_stop),
+        generator=generator,
+    )
+
+
+def _one_run(
+    model: Any,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    plan: _Plan,
+    *,
+    active: torch.Tensor | None,
+    check_output: bool,
+    evaluate_end: bool,
+) -> _Outcome:
+    """One PGD run from one start point.
+
+    Without early stopping this is Madry's loop and returns the last iterate. With it,
+    a sample leaves the batch at the first iterate that fools the model, and that
+    iterate is returned for it. The random start is drawn for the whole batch, whatever
+    ``active`` holds, so the generator advances the same way in every mode.
+    """
+    clean = images.detach()
+    x = clean
+    if plan.random_start:
+        x = (x + random_start(x, plan.eps, plan.norm, plan.generator)).clamp(0, 1)
+    if not (plan.early_stop or evaluate_end or active is not None):
+        return _Outcome(_ascend(model, x, clean, labels, plan, check_output), None, None)
+
+    n = images.shape[0]
+    adversarial = clean.clone()
+    fooled = torch.zeros(n, dtype=torch.bool, device=images.device)
+    objective_out = torch.full((n,), float("-inf"), dtype=images.dtype, device=images.device)
+    where = torch.arange(n, device=images.device)
+    target, eps, step_size = labels, plan.eps, plan.step_size
+    if active is not None:
+        where = where[active]
+        x, clean, target, eps, step_size = (t[active] for t in (x, clean, target, eps, step_size))
+    for step in range(plan.steps + 1):
+        if where.numel() == 0:
+            break
+        last = step == plan.steps
+        with torch.enable_grad():
+            x.requires_grad_(not last)
+            logits = model(x)
+            if check_output and step == 0:
+                check_logits(logits, x.shape[0], target)
+            objective = attack_objective(logits, target, plan.loss, plan.targeted)
+            grad = None if last else torch.autograd.grad(objective.sum(), x)[0]
+        x = x.detach()
+        success = attack_succeeded(logits.detach(), target, plan.targeted)
+        done = torch.ones_like(success) if last else success
+        if last or plan.early_stop:
+            adversarial[where[done]] = x[done]
+            fooled[where[done]] = success[done]
+            objective_out[where[done]] = objective.detach()[done]
+            if last:
+                break
+            keep = ~done
+            x, clean, target, eps, step_size, where, grad = (
+                t[keep] for t in (x, clean, target, eps, step_size, where, grad)
+            )
+        x = _step(x, grad, clean, eps, step_size, plan.norm)
+    return _Outcome(adversarial, fooled, objective_out)
+
+
+def _step(
+    x: torch.Tensor,
+    grad: torch.Tensor,
+    clean: torch.Tensor,
+    eps: torch.Tensor,
+    step_size: torch.Tensor,
+    norm: str,
+) -> torch.Tensor:
+    """Ascend, project onto the ball around ``clean``, clip to the image range."""
+    x = x + ascent_step(grad, step_size, norm)
+    return (clean + project(x - clean, eps, norm)).clamp(0, 1)
+
+
+def _ascend(
+    model: Any,
+    x: torch.Tensor,
+    clean: torch.Tensor,
+    labels: torch.Tensor,
+    plan: _Plan,
+    check_output: bool,
+) -> torch.Tensor:
+    """The plain PGD loop: nothing but the forward, the input gradient and the step."""
+    for step in range(plan.steps):
+        with torch.enable_grad():
+            x.requires_grad_(True)
+            logits = model(x)
+            if check_output and step == 0:
+                check_logits(logits, x.shape[0], labels)
+            objective = attack_objective(logits, labels, plan.loss, plan.targeted)
+            (grad,) = torch.autograd.grad(objective.sum(), x)
+        x = _step(x.detach(), grad, clean, plan.eps, plan.step_size, plan.norm)
+    if check_output and plan.steps == 0:
+        check_logits(model(x), x.shape[0], labels)
+    return x
+
+
+def _better(best: _Outcome, new: _Outcome) -> _Outcome:
+    """Per sample, the more successful of two outcomes: fooled first, then higher objective."""
+    best_fooled, new_fooled = cast(torch.Tensor, best.fooled), cast(torch.Tensor, new.fooled)
+    best_objective = cast(torch.Tensor, best.objective)
+    new_objective = cast(torch.Tensor, new.objective)
+    take = (new_fooled & ~best_fooled) | (
+        (new_fooled == best_fooled) & (new_objective > best_objective)
+    )
+    return _Outcome(
+        torch.where(take[:, None, None, None], new.adversarial, best.adversarial),
+        best_fooled | new_fooled,
+        torch.where(take, new_objective, best_objective),
+    )
+
+
+def run_attack(
+    model: Any,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    plan: _Plan,
+    *,
+    active: torch.Tensor | None = None,
+) -> _Outcome:
+    """Run every restart of a validated attack; keep, per sample, the most successful result.
+
+    Args:
+        active: optional boolean ``(N,)`` mask; samples outside it never go through the
+            model and come back unchanged and not fooled.
+    """
+    evaluate_end = plan.restarts > 1 or active is not None
+    best = _one_run(
+        model, images, labels, plan, active=active, check_output=True, evaluate_end=evaluate_end
+    )
+    for _ in range(plan.restarts - 1):
+        todo = active
+        if plan.early_stop:
+            unfooled = ~cast(torch.Tensor, best.fooled)
+            todo = unfooled if active is None else active & unfooled
+        outcome = _one_run(
+            model, images, labels, plan, active=todo, check_output=False, evaluate_end=True
+        )
+        best = _better(best, outcome)
+    return best
+
+
+def pgd(
+    model: Any,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    eps: float | torch.Tensor,
+    steps: int = 10,
+    step_size: float | torch.Tensor | None = None,
+    norm: str = "linf",
+    random_start: bool = True,
+    restarts: int = 1,
+    targeted: bool = False,
+    loss: str = "ce",
+    early_stop: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Projected gradient descent (Madry et al., 2018) in the L-inf or L2 ball.
+
+    Each step ascends the attack objective (``x + a * sign(g)`` for L-inf,
+    ``x + a * g / ||g||_2`` for L2), projects onto the ball of radius ``eps`` around the
+    clean image (clamp for L-inf, ``d * min(1, eps / ||d||)`` for L2) and clips to
+    ``[0, 1]``. Gradients are taken with :func:`torch.autograd.grad` with respect to the
+    input only; no parameter ``.grad`` is written and the model's mode is not touched.
+
+    Args:
+        model: any callable ``images -> logits (N, K)``; normalisation inside it
+            (:class:`~shapebias.models.NormalizedModel`).
+        images: clean images ``(N, C, H, W)`` in ``[0, 1]``.
+        labels: ``(N,)`` int64 true labels, or target labels when ``targeted``.
+        eps: budget in pixel units (``8/255``), a float or a per-sample ``(N,)`` tensor.
+        steps: number of gradient steps (0 returns the start point).
+        step_size: step length; default ``2.5 * eps / steps`` (Madry et al.).
+        norm: ``"linf"`` or ``"l2"``.
+        random_start: start uniformly inside the ball (L2: uniform in its volume).
+        restarts: independent runs; per sample the most successful is kept (fooled
+            first, then the highest objective).
+        targeted: descend the loss of ``labels`` instead of ascending it.
+        loss: ``"ce"`` (cross-entropy) or ``"margin"`` (Carlini-Wagner logit margin).
+        early_stop: stop attacking a sample at the first iterate that fools the model
+            and return that iterate (what robust accuracy needs; never a weaker attack).
+        generator: source of the random start; same state, same output.
+
+    Returns:
+        Detached adversarial images, same shape, dtype and device as ``images``, within
+        ``eps`` of them and in ``[0, 1]``.
+
+    Raises:
+        TypeError: non-tensor or integer images, labels not int64, non-callable model,
+            a model returning a non-tensor.
+        ValueError: bad shapes or ranges, negative ``eps``/``steps``, unknown ``norm`` or
+            ``loss``, labels outside the model's classes.
+
+    Warns:
+        TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.
+
+    Example:
+        >>> import torch
+        >>> from shapebias.attacks import pgd
+        >>> from shapebias.models import small_cnn
+        >>> model = small_cnn(10).eval()
+        >>> images, labels = torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+        >>> generator = torch.Generator().manual_seed(0)
+        >>> adv = pgd(model, images, labels, eps=8 / 255, generator=generator)
+        >>> bool((adv - images).abs().max() <= 8 / 255 + 1e-6)
+        True
+
+    References:
+        Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR 2018.
+    """
+    plan = plan_attack(
+        model,
+        images,
+        labels,
+        eps=eps,
+        steps=steps,
+        step_size=step_size,
+        norm=norm,
+        random_start=random_start,
+        restarts=restarts,
+        targeted=targeted,
+        loss=loss,
+        early_stop=early_stop,
+        generator=generator,
+    )
+    warn_if_train_mode(model, "pgd")
+    return run_attack(model, images, labels, plan).adversarial
+
+
+def config_kwargs(config: Any) -> dict[str, Any]:
+    """A dataclass's fields as keyword arguments, without copying tensors or generators."""
+    return {field.name: getattr(config, field.name) for field in fields(config)}
+
+
+@dataclass(frozen=True)
+class PGD:
+    """A configured :func:`pgd` attack, called as ``attack(model, images, labels)``.
+
+    It holds configuration only, so one object serves training and evaluation.
+
+    Example:
+        >>> import torch
+        >>> from shapebias.attacks import PGD
+        >>> from shapebias.models import small_cnn
+        >>> attack = PGD(eps=0.5, norm="l2", steps=5)
+        >>> attack(small_cnn(10).eval(), torch.rand(2, 3, 32, 32), torch.tensor([1, 2])).shape
+        torch.Size([2, 3, 32, 32])
+    """
+
+    eps: float | torch.Tensor
+    steps: int = 10
+    step_size: float | torch.Tensor | None = None
+    norm: str = "linf"
+    random_start: bool = True
+    restarts: int = 1
+    targeted: bool = False
+    loss: str = "ce"
+    early_stop: bool = False
+    generator: torch.Generator | None = None
+
+    def __call__(self, model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return pgd(model, images, labels, **config_kwargs(self))
+
+    def plan(self, model: Any, images: torch.Tensor, labels: torch.Tensor) -> _Plan:
+        """Validate the inputs and settings for one call (used by ``robust_accuracy``)."""
+        return plan_attack(model, images, labels, **config_kwargs(self))

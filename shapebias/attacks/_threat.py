@@ -1,0 +1,78 @@
+"""Threat models: the L-inf and L2 balls, their projections, random starts and ascent steps.
+
+Every function works per sample on ``(N, C, H, W)`` perturbations with budgets of
+shape ``(N, 1, 1, 1)``, so one batch may mix budgets.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["NORMS", "ascent_step", "project", "project_l2", "project_linf", "random_start"]
+
+NORMS = ("linf", "l2")
+_TINY = 1e-12
+
+
+def _per_sample_l2(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+
+
+def project_linf(delta: torch.Tensor, eps: torch.Tensor | float) -> torch.Tensor:
+    """Project perturbations onto the L-inf ball: clamp every pixel to ``[-eps, eps]``.
+
+    Example:
+        >>> import torch
+        >>> from shapebias.attacks import project_linf
+        >>> project_linf(torch.tensor([[[[0.5, -0.01]]]]), 0.03).flatten().tolist()
+        [0.03, -0.01]
+    """
+    eps_t = torch.as_tensor(eps, dtype=delta.dtype, device=delta.device)
+    return torch.maximum(torch.minimum(delta, eps_t), -eps_t)
+
+
+def project_l2(delta: torch.Tensor, eps: torch.Tensor | float) -> torch.Tensor:
+    """Project perturbations onto the L2 ball: ``delta * min(1, eps / ||delta||)`` per sample.
+
+    Perturbations already inside the ball are returned unchanged (the paper's code
+    rescaled every perturbation onto the sphere, which is not a projection).
+
+    Example:
+        >>> import torch
+        >>> from shapebias.attacks import project_l2
+        >>> project_l2(torch.tensor([[[[3.0, 4.0]]]]), 1.0).flatten().tolist()
+        [0.6000000238418579, 0.800000011920929]
+    """
+    eps_t = torch.as_tensor(eps, dtype=delta.dtype, device=delta.device)
+    scale = (eps_t / _per_sample_l2(delta).clamp_min(_TINY)).clamp(max=1.0)
+    return delta * scale
+
+
+def project(delta: torch.Tensor, eps: torch.Tensor | float, norm: str) -> torch.Tensor:
+    """Project onto the ``norm`` ball of radius ``eps`` (``"linf"`` or ``"l2"``)."""
+    return project_linf(delta, eps) if norm == "linf" else project_l2(delta, eps)
+
+
+def random_start(
+    images: torch.Tensor, eps: torch.Tensor, norm: str, generator: torch.Generator | None
+) -> torch.Tensor:
+    """A perturbation drawn uniformly from the ``norm`` ball of radius ``eps``.
+
+    L-inf: each pixel uniform in ``[-eps, eps]``. L2: uniform in the ball's volume, a
+    Gaussian direction with radius ``eps * u ** (1 / d)``.
+    """
+    kwargs = {"dtype": images.dtype, "device": images.device, "generator": generator}
+    if norm == "linf":
+        return (2 * torch.rand(images.shape, **kwargs) - 1) * eps
+    direction = torch.randn(images.shape, **kwargs)
+    direction = direction / _per_sample_l2(direction).clamp_min(_TINY)
+    dims = images[0].numel()
+    radius = torch.rand((images.shape[0], 1, 1, 1), **kwargs) ** (1.0 / dims)
+    return direction * radius * eps
+
+
+def ascent_step(grad: torch.Tensor, step_size: torch.Tensor, norm: str) -> torch.Tensor:
+    """The steepest-ascent step of the given size: a sign step (L-inf) or a normalised one (L2)."""
+    if norm == "linf":
+        return step_size * grad.sign()
+    return step_size * grad / _per_sample_l2(grad).clamp_min(_TINY)
