@@ -7,7 +7,7 @@ import sys
 
 sys.path.insert(0, os.path.abspath(".."))
 
-import shapebias  # noqa: E402
+import shapebias
 
 project = "shapebias"
 author = "shapebias developers"
