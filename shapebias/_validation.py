@@ -190,11 +190,15 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     return value
 
 
-def check_eps(eps: Any, images: torch.Tensor, name: str = "eps") -> torch.Tensor:
+def check_eps(
+    eps: Any, images: torch.Tensor, name: str = "eps", *, pixel_bound: bool = True
+) -> torch.Tensor:
     """Check a perturbation budget and return it as a ``(N, 1, 1, 1)`` tensor.
 
     ``eps`` is a non-negative float or a per-sample ``(N,)`` tensor, in ``[0, 1]``
-    pixel units (``8/255``, not ``8``).
+    pixel units (``8/255``, not ``8``). With ``pixel_bound`` (per-pixel budgets such as
+    L-inf) a float above 1 is refused as a likely ``8`` meant as ``8/255``; L2 budgets
+    are norms over all pixels and may exceed 1.
     """
     n = images.shape[0]
     if isinstance(eps, torch.Tensor):
@@ -210,7 +214,7 @@ def check_eps(eps: Any, images: torch.Tensor, name: str = "eps") -> torch.Tensor
             raise ValueError(f"{name} must be >= 0 for every sample, got {lo:g}.")
         return eps.detach().to(images.dtype).view(n, 1, 1, 1)
     value = check_real(eps, name, low=0.0)
-    if value > 1.0:
+    if pixel_bound and value > 1.0:
         raise ValueError(
             f"{name} is in [0, 1] pixel units, got {value:g}. Did you mean {value:g}/255?"
         )

@@ -65,16 +65,16 @@ def plan_attack(
     check_model(model)
     check_images(images)
     check_labels(labels, images)
-    eps_t = check_eps(eps, images)
+    check_choice(norm, "norm", NORMS)
+    eps_t = check_eps(eps, images, pixel_bound=norm == "linf")
     check_int(steps, "steps", low=0)
     check_int(restarts, "restarts", low=1)
-    check_choice(norm, "norm", NORMS)
     check_choice(loss, "loss", LOSSES)
     check_generator(generator, images)
     if step_size is None:
         step_t = eps_t * (2.5 / max(steps, 1))
     else:
-        step_t = check_eps(step_size, images, name="step_size")
+        step_t = check_eps(step_size, images, name="step_size", pixel_bound=norm == "linf")
     return _Plan(
         eps=eps_t,
         step_size=step_t,
@@ -107,7 +107,7 @@ def _one_run(
     ``active`` holds, so the generator advances the same way in every mode.
     """
     clean = images.detach()
-    x = clean
+    x = images.detach()  # its own tensor: requires_grad is set on x, never on clean
     if plan.random_start:
         x = (x + random_start(x, plan.eps, plan.norm, plan.generator)).clamp(0, 1)
     if not (plan.early_stop or evaluate_end or active is not None):
