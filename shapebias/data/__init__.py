@@ -1,5 +1,14 @@
 """Data: real sample images, a shape/texture dataset with controlled cues, real-data loaders."""
 
+from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset
+from shapebias.data._loaders import (
+    IMAGE_EXTENSIONS,
+    caltech256,
+    cifar10,
+    image_folder,
+    tiny_imagenet,
+)
+from shapebias.data._samples import SAMPLE_NAMES, sample_images
 from shapebias.data._shape_texture import (
     DEFAULT_TEXTURE_CONTRAST,
     SPLITS,
@@ -11,9 +20,18 @@ from shapebias.data._textures import TEXTURES
 
 __all__ = [
     "DEFAULT_TEXTURE_CONTRAST",
+    "IMAGE_EXTENSIONS",
+    "SAMPLE_NAMES",
     "SHAPES",
     "SPLITS",
     "TEXTURES",
+    "ImageArrayDataset",
+    "ImageFileDataset",
     "ItemSpec",
     "ShapeTextureDataset",
+    "caltech256",
+    "cifar10",
+    "image_folder",
+    "sample_images",
+    "tiny_imagenet",
 ]
