@@ -126,7 +126,8 @@ def shape_mask(
         x, y: pixel-centre coordinates (any matching shapes, float32).
         centre: shape centre in pixels ``(x, y)``.
         radius: radius of the shape's unit disk in pixels.
-        rotation: counter-clockwise rotation in radians.
+        rotation: rotation angle in radians (a vertex ``v`` of the shape lands at
+            ``centre + radius * R(rotation) v`` in pixel coordinates).
     """
     cos, sin = np.float32(np.cos(rotation) / radius), np.float32(np.sin(rotation) / radius)
     dx, dy = x - np.float32(centre[0]), y - np.float32(centre[1])
