@@ -70,18 +70,22 @@ def _ellipse(a: float, b: float) -> Sdf:
 
 
 def _star(points: int, outer: float, inner: float) -> Sdf:
-    """A star as the union of one kite per point (each kite is convex)."""
-    angles = np.pi / 2 + 2 * np.pi * np.arange(points) / points
-    half = np.pi / points
+    """A star with a tip at the top: fold the plane into one half-sector, measure to one edge."""
+    sector = 2 * np.pi / points
+    tip = np.array([outer, 0.0])
+    edge = inner * np.array([np.cos(sector / 2), np.sin(sector / 2)]) - tip
+    edge_sq = float(edge @ edge)
 
-    def polar(radius: float, angle: float) -> tuple[float, float]:
-        return radius * np.cos(angle), radius * np.sin(angle)
+    def sdf(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        angle = np.abs(np.mod(np.arctan2(x, y) + sector / 2, sector) - sector / 2)
+        radius = np.sqrt(x * x + y * y)
+        qx, qy = radius * np.cos(angle) - tip[0], radius * np.sin(angle)
+        along = np.clip((qx * edge[0] + qy * edge[1]) / edge_sq, 0.0, 1.0)
+        distance = np.sqrt((qx - along * edge[0]) ** 2 + (qy - along * edge[1]) ** 2)
+        outside = edge[0] * qy - edge[1] * qx < 0
+        return np.where(outside, distance, -distance).astype(np.float32)
 
-    kites = [
-        _convex((0.0, 0.0), polar(inner, a - half), polar(outer, a), polar(inner, a + half))
-        for a in angles
-    ]
-    return _union(*kites)
+    return sdf
 
 
 def _heart() -> Sdf:
@@ -99,7 +103,7 @@ SHAPES: dict[str, Sdf] = {
     "crescent": _subtract(_circle(0.0, 0.0, 0.9), _circle(0.45, 0.0, 0.72)),
     "ring": _annulus(0.68, 0.25),
     "arrow": _union(
-        _box(-0.95, -0.22, 0.15, 0.22), _convex((0.1, -0.65), (0.95, 0.0), (0.1, 0.65))
+        _box(-0.95, -0.22, 0.35, 0.22), _convex((0.1, -0.65), (0.95, 0.0), (0.1, 0.65))
     ),
     "ell": _union(_box(-0.7, -0.8, -0.15, 0.8), _box(-0.7, -0.8, 0.7, -0.25)),
     "ellipse": _ellipse(0.95, 0.48),

@@ -180,8 +180,7 @@ def test_shape_mask_matches_supersampled_polygon_coverage(name, vertices):
     mask = shape_mask(name, xs.ravel(), ys.ravel(), centre, radius, rotation).reshape(size, size)
     reference = _polygon_coverage(vertices, centre, radius, rotation, size)
     assert np.abs(mask - reference).mean() < 0.01
-    # Half-plane distances overestimate coverage just outside sharp tips (the star's).
-    assert np.abs(mask - reference).max() < 0.55
+    assert np.abs(mask - reference).max() < 0.3
     assert abs(mask.sum() - reference.sum()) < 0.02 * reference.sum()
 
 
@@ -252,9 +251,7 @@ def test_transform_is_applied_to_the_image():
     index=st.integers(0, 999),
     correlation=st.floats(0, 1),
 )
-def test_items_have_valid_labels_and_are_reproducible(
-    split, num_classes, seed, index, correlation
-):
+def test_items_have_valid_labels_and_are_reproducible(split, num_classes, seed, index, correlation):
     kwargs = {"num_classes": num_classes, "seed": seed, "size": 1000}
     data = ShapeTextureDataset(split, texture_correlation=correlation, **kwargs)
     image, *labels = data[index]
