@@ -80,7 +80,7 @@ class ImageFileDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[Any, int]:
         path, label = self.samples[index]
         with Image.open(path) as file:
-            array = np.asarray(file.convert("RGB"))
+            array = np.array(file.convert("RGB"))
         image = torch.from_numpy(array).permute(2, 0, 1).float().div_(255.0)
         if self.transform is not None:
             image = self.transform(image)

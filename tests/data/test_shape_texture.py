@@ -36,7 +36,7 @@ def test_items_are_float_images_in_unit_range_with_int_labels(split, image_size)
         image, *labels = data[index]
         assert image.dtype == torch.float32
         assert image.shape == (3, image_size, image_size)
-        assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
+        assert float(image.min()) >= 0.0 and float(image.max()) <= 1.0
         assert len(labels) == (2 if split == "cue_conflict" else 1)
         assert all(isinstance(label, int) and 0 <= label < 5 for label in labels)
 
@@ -255,7 +255,7 @@ def test_items_have_valid_labels_and_are_reproducible(split, num_classes, seed, 
     kwargs = {"num_classes": num_classes, "seed": seed, "size": 1000}
     data = ShapeTextureDataset(split, texture_correlation=correlation, **kwargs)
     image, *labels = data[index]
-    assert 0 <= float(image.min()) and float(image.max()) <= 1
+    assert float(image.min()) >= 0 and float(image.max()) <= 1
     assert all(0 <= label < num_classes for label in labels)
     if split == "cue_conflict":
         assert labels[0] != labels[1]
