@@ -1,4 +1,17 @@
-"""Data: real sample images, a shape/texture dataset with controlled cues, real-data loaders."""
+"""Data: real sample images, a shape/texture dataset with controlled cues, real-data loaders.
+
+Nothing here downloads anything. Constants:
+
+- ``SAMPLE_NAMES``: the names :func:`sample_images` accepts (five photographs, then the
+  real textures ``brick``, ``grass``, ``gravel``).
+- ``SPLITS``: the splits of :class:`ShapeTextureDataset`: ``train``, ``test``,
+  ``shape_only``, ``texture_only``, ``cue_conflict``.
+- ``SHAPES`` and ``TEXTURES``: shape and texture-family names in class order; class
+  ``k`` owns ``SHAPES[k]`` and ``TEXTURES[k]``.
+- ``DEFAULT_TEXTURE_CONTRAST``: 0.06, the high-pass contrast of scikit-image's real
+  textures (see :class:`ShapeTextureDataset`).
+- ``IMAGE_EXTENSIONS``: the file endings :func:`image_folder` accepts by default.
+"""
 
 from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset
 from shapebias.data._loaders import (

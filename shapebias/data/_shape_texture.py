@@ -33,8 +33,7 @@ _DEFAULT_SIZES = {
 }
 _RADIUS_RANGE = (0.28, 0.45)
 _COLOUR_RANGE = (0.2, 0.8)
-_SHAPE_NAMES = tuple(SHAPES)
-MAX_CLASSES = min(len(_SHAPE_NAMES), len(TEXTURES))
+MAX_CLASSES = min(len(SHAPES), len(TEXTURES))
 
 
 @dataclass(frozen=True)
@@ -185,7 +184,7 @@ class ShapeTextureDataset(Dataset):
     @property
     def class_shapes(self) -> tuple[str, ...]:
         """Shape name of each class."""
-        return _SHAPE_NAMES[: self.num_classes]
+        return SHAPES[: self.num_classes]
 
     @property
     def class_textures(self) -> tuple[str, ...]:
@@ -254,7 +253,7 @@ class ShapeTextureDataset(Dataset):
         return ItemSpec(
             shape_class=shape_class,
             texture_class=texture_class,
-            shape=_SHAPE_NAMES[shape_class],
+            shape=SHAPES[shape_class],
             fill_texture=fill,
             background_texture=background,
             centre=(float(centre[0]), float(centre[1])),

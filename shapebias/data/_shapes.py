@@ -93,7 +93,7 @@ def _heart() -> Sdf:
     return _union(square, _circle(-0.35, 0.22, 0.495), _circle(0.35, 0.22, 0.495))
 
 
-SHAPES: dict[str, Sdf] = {
+_SDFS: dict[str, Sdf] = {
     "circle": _circle(0.0, 0.0, 0.85),
     "square": _box(-0.68, -0.68, 0.68, 0.68),
     "triangle": _convex((0.0, 1.0), (-0.866, -0.5), (0.866, -0.5)),
@@ -114,6 +114,9 @@ SHAPES: dict[str, Sdf] = {
 }
 """Shape name -> signed distance function in unit-disk coordinates, in class order."""
 
+SHAPES = tuple(_SDFS)
+"""Shape names in class order: class ``k`` draws ``SHAPES[k]``."""
+
 
 def shape_mask(
     name: str,
@@ -126,7 +129,7 @@ def shape_mask(
     """Antialiased coverage in [0, 1] of shape ``name`` at pixel centres ``(x, y)``.
 
     Args:
-        name: a key of :data:`SHAPES`.
+        name: one of :data:`SHAPES`.
         x, y: pixel-centre coordinates (any matching shapes, float32).
         centre: shape centre in pixels ``(x, y)``.
         radius: radius of the shape's unit disk in pixels.
@@ -135,7 +138,7 @@ def shape_mask(
     """
     cos, sin = np.float32(np.cos(rotation) / radius), np.float32(np.sin(rotation) / radius)
     dx, dy = x - np.float32(centre[0]), y - np.float32(centre[1])
-    distance = SHAPES[name](dx * cos + dy * sin, dy * cos - dx * sin)
+    distance = _SDFS[name](dx * cos + dy * sin, dy * cos - dx * sin)
     distance *= np.float32(-radius)
     distance += np.float32(0.5)
     return np.clip(distance, 0.0, 1.0, out=distance)

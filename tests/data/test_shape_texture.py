@@ -80,7 +80,7 @@ def test_cue_conflict_items_cover_every_ordered_pair_of_different_classes(num_cl
         (a, b) for a in range(num_classes) for b in range(num_classes) if a != b
     }
     for spec in specs:
-        assert spec.shape == list(SHAPES)[spec.shape_class]
+        assert spec.shape == SHAPES[spec.shape_class]
         assert spec.fill_texture == TEXTURES[spec.texture_class]
         assert spec.background_texture not in {
             TEXTURES[spec.shape_class],
