@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from shapebias._validation import check_callable, check_choice, check_int, check_real
 from shapebias.data._preview import image_grid
 from shapebias.data._shapes import SHAPES, shape_mask
-from shapebias.data._textures import TEXTURES, render_texture, warm_up
+from shapebias.data._textures import TEXTURES, pixel_grid, render_texture, warm_up
 
 __all__ = ["DEFAULT_TEXTURE_CONTRAST", "SPLITS", "ItemSpec", "ShapeTextureDataset"]
 
@@ -178,7 +178,6 @@ class ShapeTextureDataset(Dataset):
         self.seed = check_int(seed, "seed", low=0)
         self.transform = None if transform is None else check_callable(transform, "transform")
         self._split_id = SPLITS.index(split)
-        self._pixels = _pixel_coordinates(self.image_size)
         warm_up(self.image_size)
 
     @property
@@ -290,7 +289,7 @@ class ShapeTextureDataset(Dataset):
         else:
             background_texture = render_texture(spec.background_texture, size, rng)
             image = _layer(spec.background_colour, background_texture, contrast)
-            x, y = self._pixels
+            x, y = pixel_grid(size)
             mask = shape_mask(spec.shape, x, y, spec.centre, spec.radius, spec.rotation)
             image += mask * (fill - image)
         np.clip(image, 0.0, 1.0, out=image)
@@ -311,11 +310,6 @@ def _choose(rng: np.random.Generator, options: tuple[str, ...] | list[str]) -> s
     return options[int(rng.integers(len(options)))]
 
 
-def _pixel_coordinates(image_size: int) -> tuple[np.ndarray, np.ndarray]:
-    ys, xs = np.mgrid[0:image_size, 0:image_size].astype(np.float32) + np.float32(0.5)
-    return xs.ravel(), ys.ravel()
-
-
 def _check_num_classes(num_classes: Any) -> int:
     check_int(num_classes, "num_classes", low=2)
     if num_classes > MAX_CLASSES:
@@ -327,9 +321,8 @@ def _check_num_classes(num_classes: Any) -> int:
 
 
 def _check_index(index: Any, size: int) -> int:
-    if isinstance(index, torch.Tensor) and index.numel() == 1:
-        index = int(index)
-    if isinstance(index, np.integer):
+    integer_tensor = isinstance(index, torch.Tensor) and index.ndim == 0
+    if isinstance(index, np.integer) or (integer_tensor and not index.is_floating_point()):
         index = int(index)
     check_int(index, "index")
     if index < 0:

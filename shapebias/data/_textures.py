@@ -20,7 +20,15 @@ from functools import lru_cache
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-__all__ = ["REAL_TEXTURES", "TEXTURES", "highpass_std", "render_texture"]
+__all__ = [
+    "REAL_TEXTURES",
+    "TEXTURES",
+    "highpass_sigma",
+    "highpass_std",
+    "pixel_grid",
+    "render_texture",
+    "warm_up",
+]
 
 REAL_TEXTURES = ("brick", "grass", "gravel")
 """The scikit-image photographs of real textures used as texture families."""
@@ -117,14 +125,18 @@ _PATTERNS: dict[str, Pattern] = {
 }
 
 
-def _pixel_grid(image_size: int) -> tuple[np.ndarray, np.ndarray]:
+@lru_cache(maxsize=8)
+def pixel_grid(image_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat float32 ``x`` and ``y`` coordinates of the pixel centres (row-major), cached."""
     ys, xs = np.mgrid[0:image_size, 0:image_size].astype(np.float32) + np.float32(0.5)
+    xs.setflags(write=False)
+    ys.setflags(write=False)
     return xs.ravel(), ys.ravel()
 
 
 def _procedural(name: str, image_size: int, rng: np.random.Generator) -> np.ndarray:
     """One unnormalised pattern as a flat ``(image_size**2,)`` float32 array."""
-    x, y = _pixel_grid_cached(image_size)
+    x, y = pixel_grid(image_size)
     period = image_size / 5 * 2 ** rng.uniform(-0.25, 0.25)
     angle = rng.uniform(0.0, np.pi)
     phase_u, phase_v = rng.random(2)
@@ -132,11 +144,6 @@ def _procedural(name: str, image_size: int, rng: np.random.Generator) -> np.ndar
     u = x * cos + y * sin + np.float32(phase_u)
     v = y * cos - x * sin + np.float32(phase_v)
     return _PATTERNS[name](u, v, period, rng).astype(np.float32, copy=False)
-
-
-@lru_cache(maxsize=8)
-def _pixel_grid_cached(image_size: int) -> tuple[np.ndarray, np.ndarray]:
-    return _pixel_grid(image_size)
 
 
 @lru_cache(maxsize=64)
@@ -175,9 +182,9 @@ def _tile(name: str, image_size: int) -> np.ndarray:
     else:
         tile = resize(_load_real(name), (tile_size, tile_size), anti_aliasing=True)
     tile = tile - tile.mean()
-    tile /= highpass_std(tile, highpass_sigma(image_size))
+    tile = (tile / highpass_std(tile, highpass_sigma(image_size))).astype(np.float32)
     tile.setflags(write=False)
-    return tile.astype(np.float32)
+    return tile
 
 
 def _tile_crop(name: str, image_size: int, rng: np.random.Generator) -> np.ndarray:
