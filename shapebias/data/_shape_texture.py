@@ -210,6 +210,7 @@ class ShapeTextureDataset(Dataset):
 
     def spec(self, index: int) -> ItemSpec:
         """The random choices behind item ``index`` (its classes, textures, geometry, colours)."""
+        index = _check_index(index, self.size)
         return self._sample_spec(index, self._rng(index))
 
     def preview(self, num_images: int = 16, *, columns: int = 8, start: int = 0) -> Any:
@@ -230,10 +231,10 @@ class ShapeTextureDataset(Dataset):
         return image_grid(torch.stack(images), titles, columns=columns)
 
     def _rng(self, index: int) -> np.random.Generator:
-        index = _check_index(index, self.size)
         return np.random.default_rng([self.seed, self._split_id, index])
 
-    def _generate(self, index: int) -> tuple[ItemSpec, torch.Tensor]:
+    def _generate(self, index: Any) -> tuple[ItemSpec, torch.Tensor]:
+        index = _check_index(index, self.size)
         rng = self._rng(index)
         spec = self._sample_spec(index, rng)
         return spec, self._render(spec, rng)

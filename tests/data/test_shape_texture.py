@@ -56,7 +56,10 @@ def test_items_depend_only_on_seed_split_and_index():
     for position, index in enumerate(order):
         assert torch.equal(batches[position], again[index][0])
     assert torch.equal(data[3][0], data[-27][0])
-    assert torch.equal(data[np.int64(5)][0], data[torch.tensor(5)][0])
+    for index in (np.int64(5), torch.tensor(5), -25):
+        image, label = data[index]
+        assert torch.equal(image, data[5][0]) and label == data[5][1]
+        assert type(label) is int and data.spec(index) == data.spec(5)
 
 
 def test_splits_and_seeds_give_different_items():
