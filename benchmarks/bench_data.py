@@ -8,8 +8,9 @@ For each image size, times (median of --repeats runs, after a warm-up):
 - ``train step``: one SGD step (forward, backward, update) of ``small_cnn`` on the batch.
 
 Generation is "not the bottleneck" when its images/s exceed the training step's.
-Peak memory is the process's max RSS (``resource.getrusage``; worker processes are not
-counted), reported as the increase over the start of the script.
+Peak memory is the main process's max RSS (``resource.getrusage``; worker processes are
+not counted) as an increase over the start of the script: once after the generation
+runs, once at the end.
 
     PYTHONPATH=$PWD python benchmarks/bench_data.py
 """
@@ -74,12 +75,10 @@ def main() -> None:
     count = args.batch_size * args.batches
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}")
     print(f"{'size':>4} {'path':<26} {'images/s':>10} {'vs train step':>14}")
-    for size in args.sizes:
-        step = _train_step_seconds(size, args.batch_size, args.repeats)
-        train_rate = args.batch_size / step
+    rates: dict[int, list[tuple[str, float]]] = {}
+    for size in args.sizes:  # generation first, so its memory is measured before training's
         data = ShapeTextureDataset("train", image_size=size, size=count)
-        memory = TensorDataset(torch.stack([data[i][0] for i in range(count)]), torch.zeros(count))
-        rows = [("small_cnn train step", train_rate)]
+        rates[size] = []
         for workers in (0, 2):
             loader = DataLoader(
                 data,
@@ -87,22 +86,21 @@ def main() -> None:
                 num_workers=workers,
                 persistent_workers=workers > 0,
             )
-            rows.append(
-                (
-                    f"generate, {workers} workers",
-                    count / _median_seconds(partial(_drain, loader), args.repeats),
-                )
-            )
+            seconds = _median_seconds(partial(_drain, loader), args.repeats)
+            rates[size].append((f"generate, {workers} workers", count / seconds))
+    generation_rss = _max_rss_mb() - rss_start
+    for size in args.sizes:
+        data = ShapeTextureDataset("train", image_size=size, size=count)
+        memory = TensorDataset(torch.stack([data[i][0] for i in range(count)]), torch.zeros(count))
         in_memory = DataLoader(memory, batch_size=args.batch_size)
-        rows.append(
-            (
-                "in-memory TensorDataset",
-                count / _median_seconds(partial(_drain, in_memory), args.repeats),
-            )
-        )
-        for name, rate in rows:
+        seconds = _median_seconds(partial(_drain, in_memory), args.repeats)
+        rates[size].append(("in-memory TensorDataset", count / seconds))
+        train_rate = args.batch_size / _train_step_seconds(size, args.batch_size, args.repeats)
+        for name, rate in [("small_cnn train step", train_rate), *rates[size]]:
             print(f"{size:>4} {name:<26} {rate:>10.0f} {rate / train_rate:>13.2f}x")
-    print(f"peak RSS increase of the main process: {_max_rss_mb() - rss_start:.0f} MB")
+    print(f"peak RSS increase after the generation runs: {generation_rss:.0f} MB")
+    total_rss = _max_rss_mb() - rss_start
+    print(f"peak RSS increase at the end (train steps, in-memory copies): {total_rss:.0f} MB")
 
 
 if __name__ == "__main__":
