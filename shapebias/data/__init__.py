@@ -1,0 +1,50 @@
+"""Data: real sample images, a shape/texture dataset with controlled cues, real-data loaders.
+
+Nothing here downloads anything. Constants:
+
+- ``SAMPLE_NAMES``: the names :func:`sample_images` accepts (five photographs, then the
+  real textures ``brick``, ``grass``, ``gravel``).
+- ``SPLITS``: the splits of :class:`ShapeTextureDataset`: ``train``, ``test``,
+  ``shape_only``, ``texture_only``, ``cue_conflict``.
+- ``SHAPES`` and ``TEXTURES``: shape and texture-family names in class order; class
+  ``k`` owns ``SHAPES[k]`` and ``TEXTURES[k]``.
+- ``DEFAULT_TEXTURE_CONTRAST``: 0.06, the high-pass contrast of scikit-image's real
+  textures (see :class:`ShapeTextureDataset`).
+- ``IMAGE_EXTENSIONS``: the file endings :func:`image_folder` accepts by default.
+"""
+
+from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset
+from shapebias.data._loaders import (
+    IMAGE_EXTENSIONS,
+    caltech256,
+    cifar10,
+    image_folder,
+    tiny_imagenet,
+)
+from shapebias.data._samples import SAMPLE_NAMES, sample_images
+from shapebias.data._shape_texture import (
+    DEFAULT_TEXTURE_CONTRAST,
+    SPLITS,
+    ItemSpec,
+    ShapeTextureDataset,
+)
+from shapebias.data._shapes import SHAPES
+from shapebias.data._textures import TEXTURES
+
+__all__ = [
+    "DEFAULT_TEXTURE_CONTRAST",
+    "IMAGE_EXTENSIONS",
+    "SAMPLE_NAMES",
+    "SHAPES",
+    "SPLITS",
+    "TEXTURES",
+    "ImageArrayDataset",
+    "ImageFileDataset",
+    "ItemSpec",
+    "ShapeTextureDataset",
+    "caltech256",
+    "cifar10",
+    "image_folder",
+    "sample_images",
+    "tiny_imagenet",
+]
