@@ -44,7 +44,7 @@ class NormalizedModel(nn.Module):
         Input ``(N, C, H, W)`` with ``C == len(mean)``; output whatever ``model`` returns.
 
     Raises:
-        TypeError: ``model`` is not an ``nn.Module`` or ``mean``/``std`` are not sequences.
+        TypeError: ``model`` is not an ``nn.Module``, or ``mean`` or ``std`` is not a sequence.
         ValueError: ``mean`` and ``std`` differ in length or ``std`` has a value <= 0.
 
     Example:

@@ -1,0 +1,202 @@
+"""Time PGD against the bare model and torchattacks; robust_accuracy early exit vs full attack.
+
+Run:  python benchmarks/bench_attacks.py            (defaults of the issue: resnet18, 32x32,
+                                                      batch 64, 10 steps, 2 threads, CPU)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import interleaved_medians, machine, max_rss_mib, peak_memory_in_subprocess
+
+from shapebias.attacks import PGD, pgd, robust_accuracy
+from shapebias.models import resnet18, small_cnn
+
+EPS, ALPHA = 8 / 255, 2 / 255
+
+
+def bare_limit(model, images, labels, steps):
+    """The physical limit: ``steps`` x (forward + input-gradient backward), nothing else."""
+    x = images.clone().requires_grad_(True)
+    for _ in range(steps):
+        torch.autograd.grad(F.cross_entropy(model(x), labels, reduction="sum"), x)
+
+
+def shapebias_pgd(model, images, labels, steps):
+    pgd(
+        model,
+        images,
+        labels,
+        eps=EPS,
+        step_size=ALPHA,
+        steps=steps,
+        generator=torch.Generator(images.device).manual_seed(0),
+    )
+
+
+def torchattacks_pgd(model, images, labels, steps):
+    import torchattacks
+
+    torchattacks.PGD(model, eps=EPS, alpha=ALPHA, steps=steps, random_start=True)(images, labels)
+
+
+METHODS = {
+    "bare model": bare_limit,
+    "shapebias.pgd": shapebias_pgd,
+    "torchattacks.PGD": torchattacks_pgd,
+}
+
+
+def gratings(n, num_classes, size, generator):
+    """Oriented sine gratings, one orientation per class, random phase and frequency."""
+    labels = torch.randint(0, num_classes, (n,), generator=generator)
+    angle = labels.float() * torch.pi / num_classes
+    coords = torch.linspace(-1, 1, size)
+    yy, xx = torch.meshgrid(coords, coords, indexing="ij")
+    freq = 4 + 4 * torch.rand(n, 1, 1, generator=generator)
+    phase = 2 * torch.pi * torch.rand(n, 1, 1, generator=generator)
+    wave = torch.sin(
+        freq * (xx * angle.cos().view(-1, 1, 1) + yy * angle.sin().view(-1, 1, 1)) * torch.pi
+        + phase
+    )
+    colour = 0.3 + 0.4 * torch.rand(n, 3, 1, 1, generator=generator)
+    images = (colour + 0.25 * wave[:, None]).clamp(0, 1)
+    return images, labels
+
+
+def train_standard(model, images, labels, epochs):
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    model.train()
+    for _ in range(epochs):
+        for start in range(0, len(images), 64):
+            optimizer.zero_grad()
+            F.cross_entropy(
+                model(images[start : start + 64]), labels[start : start + 64]
+            ).backward()
+            optimizer.step()
+    return model.eval()
+
+
+def setup(args):
+    torch.manual_seed(0)
+    model = resnet18(10).eval().to(args.device)
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(args.batch, 3, 32, 32, generator=generator).to(args.device)
+    labels = torch.randint(0, 10, (args.batch,), generator=generator).to(args.device)
+    return model, images, labels
+
+
+def measure_only(args):
+    model, images, labels = setup(args)
+    before = max_rss_mib()
+    if args.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    METHODS[args.measure_only](model, images, labels, args.steps)
+    if args.device.type == "cuda":
+        print(json.dumps({"peak_mib": torch.cuda.max_memory_allocated() / 2**20}))
+    else:
+        print(json.dumps({"peak_mib": max_rss_mib() - before}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", type=torch.device, default=torch.device("cpu"))
+    parser.add_argument("--eval-images", type=int, default=512)
+    parser.add_argument("--train-epochs", type=int, default=3)
+    parser.add_argument("--measure-only", choices=list(METHODS), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.measure_only:
+        return measure_only(args)
+
+    print(f"machine: {machine()}, device {args.device}")
+    print(f"PGD-Linf eps 8/255, {args.steps} steps, resnet18(10) 32x32, batch {args.batch}")
+    model, images, labels = setup(args)
+    try:
+        import torchattacks  # noqa: F401
+    except ImportError:
+        del METHODS["torchattacks.PGD"]
+        print("torchattacks not installed: peer column skipped")
+    times = interleaved_medians(
+        {name: (lambda f=f: f(model, images, labels, args.steps)) for name, f in METHODS.items()},
+        args.repeats,
+        args.device,
+    )
+    limit = times["bare model"]
+    for name, seconds in times.items():
+        memory = peak_memory_in_subprocess(
+            __file__,
+            [
+                "--measure-only",
+                name,
+                "--batch",
+                str(args.batch),
+                "--steps",
+                str(args.steps),
+                "--threads",
+                str(args.threads),
+                "--device",
+                str(args.device),
+            ],
+        )["peak_mib"]
+        print(
+            f"  {name:18s} {seconds * 1000:8.1f} ms  {seconds / limit:5.2f}x limit"
+            + (
+                f"  {seconds / times['torchattacks.PGD']:5.2f}x torchattacks"
+                if "torchattacks.PGD" in times
+                else ""
+            )
+            + f"  peak +{memory:6.1f} MiB"
+        )
+
+    print(f"\nrobust_accuracy, early exit vs attacking every sample for all {args.steps} steps")
+    generator = torch.Generator().manual_seed(1)
+    train = gratings(2048, 10, 32, generator)
+    test = gratings(args.eval_images, 10, 32, generator)
+    torch.manual_seed(0)
+    net = train_standard(small_cnn(10), *train, args.train_epochs).to(args.device)
+    test = tuple(t.to(args.device) for t in test)
+    attack = PGD(eps=EPS, step_size=ALPHA, steps=args.steps, generator=generator)
+    results = {}
+
+    def early_exit():
+        results["early"] = robust_accuracy(net, test, attack, batch_size=args.batch, progress=False)
+
+    def full_attack():
+        correct = robust = 0
+        for start in range(0, len(test[0]), args.batch):
+            x, y = test[0][start : start + args.batch], test[1][start : start + args.batch]
+            adv = pgd(net, x, y, eps=EPS, step_size=ALPHA, steps=args.steps, generator=generator)
+            with torch.no_grad():
+                clean_ok = net(x).argmax(1) == y
+                correct += int(clean_ok.sum())
+                robust += int((clean_ok & (net(adv).argmax(1) == y)).sum())
+        results["full"] = (correct, robust)
+
+    times = interleaved_medians({"early": early_exit, "full": full_attack}, 3, args.device)
+    n = len(test[0])
+    print(
+        f"  small_cnn trained {args.train_epochs} epochs on gratings: clean "
+        f"{results['early'].clean:.3f}, robust early-exit {results['early'].robust:.3f}, "
+        f"robust full {results['full'][1] / n:.3f} ({n} images)"
+    )
+    print(
+        f"  early exit {times['early'] * 1000:.0f} ms, full {times['full'] * 1000:.0f} ms: "
+        f"{times['full'] / times['early']:.1f}x faster"
+    )
+
+
+if __name__ == "__main__":
+    main()
