@@ -45,9 +45,12 @@ class Estimate:
     def __float__(self) -> float:
         return self.value
 
-    def to_dict(self) -> dict[str, float]:
-        """The estimate as ``{"value", "low", "high"}`` (plain floats, JSON-ready)."""
-        return dataclasses.asdict(self)
+    def to_dict(self) -> dict[str, float | None]:
+        """``{"value", "low", "high"}`` as plain floats, NaN as ``None`` (strict JSON)."""
+        return {
+            key: None if math.isnan(number) else number
+            for key, number in dataclasses.asdict(self).items()
+        }
 
 
 def derive_seed(seed: int, *keys: object) -> int:
