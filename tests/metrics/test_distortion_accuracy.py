@@ -1,3 +1,4 @@
+import functools
 import json
 import math
 
@@ -231,3 +232,16 @@ def test_accuracy_table_bad_input():
         accuracy_table([run()])
     with pytest.raises(TypeError, match=r"results\['a'\] must be a DistortionAccuracy"):
         accuracy_table({"a": 0.5})
+
+
+def test_builtins_and_partials_are_called_correctly():
+    def shift(images, amount, *, generator=None):
+        assert isinstance(generator, torch.Generator)
+        return (images + amount).clamp(0, 1)
+
+    model = tiny_cnn(3)
+    data = (seeded_images(4), seeded_labels(4))
+    result = run(
+        model, data, {"sigmoid": torch.sigmoid, "shift": functools.partial(shift, amount=0.1)}
+    )
+    assert result.distortions == ("sigmoid", "shift")
