@@ -18,10 +18,11 @@ __all__ = [
     "member_index",
 ]
 
-# The 16 entry-level categories of Geirhos et al. (2019) and the ImageNet-1000 indices
-# (standard class order) that belong to each, in alphabetical category order. The index
-# lists are data taken from the authors' public texture-vs-shape / model-vs-human code
-# (``HumanCategories.<category>_indices``); 207 of the 1000 classes are mapped.
+# The 16 entry-level categories of Geirhos et al. (2019), in alphabetical order, each
+# with the ImageNet-1000 class indices (standard class order) that belong to it; 207 of
+# the 1000 classes are mapped. The index lists are the ones in the authors' public
+# texture-vs-shape and model-vs-human code (``HumanCategories.<category>_indices``);
+# documented in docs/api/metrics.rst.
 IMAGENET_16_CLASS_MAP: Mapping[str, tuple[int, ...]] = MappingProxyType(
     {
         "airplane": (404,),
