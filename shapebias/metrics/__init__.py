@@ -1,0 +1,37 @@
+"""Metrics: accuracy on distorted test sets, shape bias, error consistency, saliency metrics."""
+
+from shapebias.metrics._bootstrap import Estimate
+from shapebias.metrics._class_map import IMAGENET_16_CLASS_MAP, aggregate_probabilities
+from shapebias.metrics._distortion_accuracy import (
+    DistortionAccuracy,
+    accuracy_table,
+    distortion_accuracy,
+)
+from shapebias.metrics._error_consistency import ErrorConsistency, error_consistency
+from shapebias.metrics._saliency_metrics import (
+    concentration,
+    edge_alignment,
+    image_edges,
+    saliency_similarity,
+)
+from shapebias.metrics._shape_bias import ShapeBias, shape_bias, shape_bias_table
+from shapebias.metrics._tables import format_estimate
+
+__all__ = [
+    "IMAGENET_16_CLASS_MAP",
+    "DistortionAccuracy",
+    "ErrorConsistency",
+    "Estimate",
+    "ShapeBias",
+    "accuracy_table",
+    "aggregate_probabilities",
+    "concentration",
+    "distortion_accuracy",
+    "edge_alignment",
+    "error_consistency",
+    "format_estimate",
+    "image_edges",
+    "saliency_similarity",
+    "shape_bias",
+    "shape_bias_table",
+]

@@ -1,0 +1,329 @@
+"""Accuracy and relative accuracy of a model on distorted copies of a test set."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from shapebias._validation import (
+    check_callable,
+    check_images,
+    check_int,
+    check_labels,
+    check_logits,
+    check_model,
+)
+from shapebias.attacks import iterate_batches
+from shapebias.metrics._bootstrap import Estimate, derive_seed, estimate, resample_counts, share
+from shapebias.metrics._checks import check_bootstrap, require_samples
+from shapebias.metrics._tables import MISSING, check_results, format_estimate, markdown_table
+from shapebias.models import warn_if_train_mode
+
+__all__ = ["DistortionAccuracy", "accuracy_table", "distortion_accuracy"]
+
+CLEAN = "clean"
+
+# Outcome cells per image: index = 2 * right_on_clean + right_on_distorted.
+_ACCURACY = share([1, 3], [0, 1, 2, 3])
+_RELATIVE = share([3], [2, 3])
+# Clean only: index = right_on_clean.
+_CLEAN_ACCURACY = share([1], [0, 1])
+
+
+@dataclasses.dataclass(frozen=True)
+class DistortionAccuracy:
+    """Result of :func:`distortion_accuracy`: one model on a clean test set and its distortions.
+
+    Attributes:
+        total: number of test images.
+        clean: top-1 accuracy on the clean images.
+        accuracy: per distortion, top-1 accuracy on the distorted images.
+        relative: per distortion, the share of the images right on clean that are still
+            right after the distortion (NaN if no clean image was right).
+        correct: per test set (``"clean"`` and each distortion), a bool CPU tensor
+            ``(total,)``: was the image classified right? Feed two models' vectors to
+            :func:`error_consistency`.
+        confidence: coverage of the bootstrap intervals.
+
+    All rates are fractions in ``[0, 1]``; every :class:`Estimate` carries its interval.
+    """
+
+    total: int
+    clean: Estimate
+    accuracy: dict[str, Estimate]
+    relative: dict[str, Estimate]
+    correct: dict[str, torch.Tensor]
+    confidence: float
+
+    @property
+    def distortions(self) -> tuple[str, ...]:
+        """The distortion names, in the order they were given."""
+        return tuple(self.accuracy)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready numbers: totals, counts and every estimate with its interval."""
+        clean = self.correct[CLEAN]
+        return {
+            "total": self.total,
+            "confidence": self.confidence,
+            "clean": {"correct": int(clean.sum()), "accuracy": self.clean.to_dict()},
+            "distortions": {
+                name: {
+                    "correct": int(self.correct[name].sum()),
+                    "correct_on_both": int((self.correct[name] & clean).sum()),
+                    "accuracy": self.accuracy[name].to_dict(),
+                    "relative": self.relative[name].to_dict(),
+                }
+                for name in self.distortions
+            },
+        }
+
+    def to_markdown(
+        self, name: str = "model", *, intervals: bool = True, relative: bool = True, digits: int = 1
+    ) -> str:
+        """A one-row table; see :func:`accuracy_table` to put several models in one table."""
+        return accuracy_table({name: self}, intervals=intervals, relative=relative, digits=digits)
+
+
+def distortion_accuracy(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    data: Any,
+    distortions: Mapping[str, Callable[..., torch.Tensor]],
+    *,
+    batch_size: int = 256,
+    seed: int = 0,
+    confidence: float = 0.95,
+    num_bootstrap: int = 1000,
+    progress: bool = True,
+) -> DistortionAccuracy:
+    """Top-1 accuracy and relative accuracy of ``model`` on distorted copies of ``data``.
+
+    Each batch is classified once clean and once per distortion. Relative accuracy is
+    counted over the whole dataset, ``#(right on clean and on distorted) / #(right on
+    clean)``, never as a mean of per-batch ratios (which weighs small batches wrongly).
+    Intervals are percentile bootstrap intervals over images (see :class:`Estimate`).
+
+    A distortion whose signature has a ``generator`` parameter (the Modules of
+    :mod:`shapebias.distortions`, ``patch_shuffle``, ...) gets its own
+    :class:`torch.Generator`, seeded from ``seed`` and the distortion's name, so a run is
+    reproducible bit for bit on CPU and adding a distortion does not change the others.
+    The random draws depend on the batching, so a different ``batch_size`` (or loader)
+    gives different, equally valid, distorted images.
+
+    Args:
+        model: callable ``images -> logits``, normally in eval mode.
+        data: a DataLoader (or iterable) of ``(images, labels)`` or a tuple of tensors.
+        distortions: test-set name -> callable mapping an image batch ``(N, C, H, W)`` in
+            ``[0, 1]`` to a distorted batch of the same shape, e.g.
+            ``{"saturated8": Saturate(8), "shuffled4": PatchShuffle(4)}``.
+        batch_size: chunk size when ``data`` is a tuple of tensors.
+        seed: seeds the distortions' generators and the bootstrap.
+        confidence: coverage of the intervals.
+        num_bootstrap: bootstrap replicates; 0 skips the intervals (bounds are NaN).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        A :class:`DistortionAccuracy` (``.to_dict()``, ``.to_markdown()``).
+
+    Raises:
+        TypeError: ``distortions`` is not a mapping of names to callables.
+        ValueError: a distortion is named ``"clean"`` or returns a batch of another shape
+            or outside ``[0, 1]``; empty data; any input check on images, labels, logits.
+
+    Example:
+        >>> import torch
+        >>> from shapebias.metrics import distortion_accuracy
+        >>> from shapebias.models import small_cnn
+        >>> model = small_cnn(3).eval()
+        >>> data = (torch.rand(16, 3, 16, 16), torch.randint(0, 3, (16,)))
+        >>> result = distortion_accuracy(
+        ...     model, data, {"flipped": lambda x: x.flip(-1)}, progress=False
+        ... )
+        >>> sorted(result.to_dict()["distortions"])
+        ['flipped']
+
+    References:
+        Zhang & Zhu, "Interpreting Adversarially Trained Convolutional Neural Networks",
+        ICML 2019 (relative accuracy, Section 4).
+    """
+    check_model(model)
+    check_int(batch_size, "batch_size", low=1)
+    check_bootstrap(confidence, num_bootstrap, seed)
+    appliers = _distortion_appliers(distortions)
+    warn_if_train_mode(model, "distortion_accuracy")
+    generators: dict[str, torch.Generator] = {}
+    outcomes: dict[str, list[torch.Tensor]] = {CLEAN: [], **{name: [] for name in appliers}}
+    batches = tqdm(
+        iterate_batches(data, batch_size), desc="distortion accuracy", disable=not progress
+    )
+    with torch.no_grad():
+        for images, labels in batches:
+            check_images(images)
+            check_labels(labels, images)
+            outcomes[CLEAN].append(_right(model, images, labels))
+            for position, (name, apply) in enumerate(appliers.items()):
+                if name not in generators:
+                    generators[name] = torch.Generator(device=images.device)
+                    generators[name].manual_seed(derive_seed(seed, "distortion", position, name))
+                distorted = apply(images, generators[name])
+                _check_distorted(distorted, images, name)
+                outcomes[name].append(_right(model, distorted, labels))
+    require_samples(len(outcomes[CLEAN]), "data")
+    correct = {name: torch.cat(parts).cpu() for name, parts in outcomes.items()}
+    return _summarise(correct, seed=seed, confidence=confidence, num_bootstrap=num_bootstrap)
+
+
+def accuracy_table(
+    results: Mapping[str, Any],
+    *,
+    intervals: bool = True,
+    relative: bool = True,
+    digits: int = 1,
+) -> str:
+    """Combine several :class:`DistortionAccuracy` results into one paper-style table.
+
+    One row per model, one column per test set (``clean`` first, then the distortions in
+    the order they first appear). A cell reads ``accuracy [interval] (relative accuracy
+    [interval])`` in percent, the layout of Zhang & Zhu's tables; a test set a model was
+    not evaluated on shows ``–``. A legend line follows the table.
+
+    Args:
+        results: model name -> :class:`DistortionAccuracy`, in row order.
+        intervals: show the bootstrap intervals.
+        relative: show relative accuracy in parentheses.
+        digits: decimals of the percentages.
+
+    Returns:
+        The Markdown text.
+
+    Raises:
+        TypeError: ``results`` is not a non-empty dict of :class:`DistortionAccuracy`.
+
+    Example:
+        >>> import torch
+        >>> from shapebias.metrics import accuracy_table, distortion_accuracy
+        >>> from shapebias.models import small_cnn
+        >>> data = (torch.rand(8, 3, 16, 16), torch.randint(0, 3, (8,)))
+        >>> runs = {
+        ...     name: distortion_accuracy(
+        ...         small_cnn(3).eval(), data, {"flip": lambda x: x.flip(-1)}, progress=False
+        ...     )
+        ...     for name in ("standard", "pgd8")
+        ... }
+        >>> print(accuracy_table(runs).splitlines()[0])
+        | model | clean | flip |
+    """
+    results = check_results(results, DistortionAccuracy, "distortion_accuracy")
+    check_int(digits, "digits", low=0)
+    names = list(dict.fromkeys(name for r in results.values() for name in r.distortions))
+
+    def cell(result: DistortionAccuracy, name: str) -> str:
+        if name not in result.accuracy:
+            return MISSING
+        text = format_estimate(result.accuracy[name], digits=digits, intervals=intervals)
+        if relative:
+            text += (
+                f" ({format_estimate(result.relative[name], digits=digits, intervals=intervals)})"
+            )
+        return text
+
+    rows = [
+        [model, format_estimate(r.clean, digits=digits, intervals=intervals)]
+        + [cell(r, name) for name in names]
+        for model, r in results.items()
+    ]
+    legend = "Accuracy %" + (" [bootstrap interval]" if intervals else "")
+    if relative:
+        legend += "; in parentheses: relative accuracy % (share of clean-correct images kept)"
+    totals = sorted({r.total for r in results.values()})
+    legend += f"; {'/'.join(map(str, totals))} test images."
+    return markdown_table(["model", "clean", *names], rows) + "\n\n" + legend
+
+
+def _right(model: Callable[..., Any], images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    logits = model(images)
+    check_logits(logits, images.shape[0], labels)
+    return logits.argmax(1) == labels
+
+
+def _accepts_generator(function: Callable[..., Any]) -> bool:
+    target = function.forward if isinstance(function, nn.Module) else function
+    try:
+        parameters = inspect.signature(target).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    parameter = parameters.get("generator")
+    return parameter is not None and parameter.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+
+
+def _distortion_appliers(
+    distortions: Any,
+) -> dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]]:
+    """Validate ``distortions``; return name -> ``apply(images, generator)``."""
+    if not isinstance(distortions, Mapping):
+        raise TypeError(
+            "distortions must be a dict mapping test-set names to callables "
+            f"(images -> images), got {type(distortions).__name__}. "
+            'Example: {"saturated8": Saturate(8)}.'
+        )
+    appliers = {}
+    for name, function in distortions.items():
+        if not isinstance(name, str):
+            raise TypeError(f"distortions keys must be str names, got {name!r}.")
+        if name == CLEAN:
+            raise ValueError(
+                f'distortions must not use the name "{CLEAN}": it is reserved for the '
+                "undistorted test set, which is always evaluated."
+            )
+        check_callable(function, f"distortions[{name!r}]")
+        appliers[name] = _applier(function)
+    return appliers
+
+
+def _applier(function: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    if _accepts_generator(function):
+        return lambda images, generator: function(images, generator=generator)
+    return lambda images, generator: function(images)
+
+
+def _check_distorted(distorted: Any, images: torch.Tensor, name: str) -> None:
+    if not isinstance(distorted, torch.Tensor) or distorted.shape != images.shape:
+        got = tuple(distorted.shape) if isinstance(distorted, torch.Tensor) else type(distorted)
+        raise ValueError(
+            f"distortions[{name!r}] must return a batch shaped like its input "
+            f"{tuple(images.shape)}, got {got}."
+        )
+    check_images(distorted, f"the output of distortions[{name!r}]")
+
+
+def _summarise(
+    correct: dict[str, torch.Tensor], *, seed: int, confidence: float, num_bootstrap: int
+) -> DistortionAccuracy:
+    clean = correct[CLEAN].long()
+    estimates: dict[str, tuple[Estimate, ...]] = {}
+    for name, right in correct.items():
+        if name == CLEAN:
+            cells, statistics = np.bincount(clean.numpy(), minlength=2), [_CLEAN_ACCURACY]
+        else:
+            cells = np.bincount((2 * clean + right.long()).numpy(), minlength=4)
+            statistics = [_ACCURACY, _RELATIVE]
+        resampled = resample_counts(cells, num_bootstrap, derive_seed(seed, "bootstrap", name))
+        estimates[name] = tuple(estimate(s, cells, resampled, confidence) for s in statistics)
+    return DistortionAccuracy(
+        total=len(clean),
+        clean=estimates.pop(CLEAN)[0],
+        accuracy={name: pair[0] for name, pair in estimates.items()},
+        relative={name: pair[1] for name, pair in estimates.items()},
+        correct=correct,
+        confidence=confidence,
+    )
