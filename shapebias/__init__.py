@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from shapebias import attacks, data, models
+from shapebias import attacks, data, metrics, models
 
-__all__ = ["__version__", "attacks", "data", "models"]
+__all__ = ["__version__", "attacks", "data", "metrics", "models"]

@@ -41,31 +41,57 @@ class RobustAccuracy:
     robust_correct: int
 
 
-def iterate_batches(data: Any, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield ``(images, labels)`` batches from a tensor pair or any iterable of pairs.
+def iterate_batches(
+    data: Any, batch_size: int, *, label_names: tuple[str, ...] = ("labels",)
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Yield checked ``(images, *labels)`` batches from tensors or from any iterable of batches.
 
-    ``data`` is either a tuple ``(images, labels)`` of tensors, cut into ``batch_size``
-    chunks, or an iterable (a :class:`~torch.utils.data.DataLoader`) of such pairs.
+    ``data`` is either a tuple ``(images, labels, ...)`` of tensors, checked once and cut
+    into ``batch_size`` chunks, or an iterable (a :class:`~torch.utils.data.DataLoader`)
+    of such tuples, each checked as it comes. Extra entries of a batch beyond
+    ``1 + len(label_names)`` are ignored.
+
+    Args:
+        data: tensors or an iterable of batches.
+        batch_size: chunk size for tensor input.
+        label_names: names of the label tensors after the images, used in error messages
+            (``("shape_labels", "texture_labels")`` for cue-conflict data).
+
+    Example:
+        >>> import torch
+        >>> data = (torch.rand(5, 3, 4, 4), torch.zeros(5, dtype=torch.long))
+        >>> [images.shape[0] for images, labels in iterate_batches(data, 2)]
+        [2, 2, 1]
     """
-    if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], torch.Tensor):
-        images, labels = data
-        check_images(images)
-        check_labels(labels, images)
-        for start in range(0, images.shape[0], batch_size):
-            yield images[start : start + batch_size], labels[start : start + batch_size]
+    width = 1 + len(label_names)
+    layout = "(" + ", ".join(("images", *label_names)) + ")"
+    if isinstance(data, (tuple, list)) and data and isinstance(data[0], torch.Tensor):
+        if len(data) != width:
+            raise ValueError(f"data must be {layout}, got a tuple of {len(data)} tensors.")
+        batch = _checked(data, label_names)
+        for start in range(0, batch[0].shape[0], batch_size):
+            yield tuple(t[start : start + batch_size] for t in batch)
         return
     if not isinstance(data, Iterable):
         raise TypeError(
-            "data must be a DataLoader (or any iterable) of (images, labels) batches or a "
-            f"tuple (images, labels) of tensors, got {type(data).__name__}."
+            f"data must be a DataLoader (or any iterable) of {layout} batches or a tuple "
+            f"{layout} of tensors, got {type(data).__name__}."
         )
     for batch in data:
-        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+        if not isinstance(batch, (tuple, list)) or len(batch) < width:
             raise TypeError(
-                "data must yield (images, labels) pairs, got a batch of type "
-                f"{type(batch).__name__}."
+                f"data must yield {layout} tuples, got a batch of type {type(batch).__name__}"
+                + (f" with {len(batch)} entries." if isinstance(batch, (tuple, list)) else ".")
             )
-        yield batch[0], batch[1]
+        yield _checked(batch[:width], label_names)
+
+
+def _checked(batch: Any, label_names: tuple[str, ...]) -> tuple[torch.Tensor, ...]:
+    images, *labels = batch
+    check_images(images)
+    for name, label in zip(label_names, labels, strict=True):
+        check_labels(label, images, name)
+    return (images, *labels)
 
 
 def _survivors(
@@ -146,8 +172,6 @@ def robust_accuracy(
         leave=False,
     )
     for images, labels in batches:
-        check_images(images)
-        check_labels(labels, images)
         with torch.no_grad():
             logits = model(images)
         check_logits(logits, images.shape[0], labels)
@@ -169,7 +193,7 @@ def robust_accuracy(
 
 
 def _length(data: Any, batch_size: int) -> int | None:
-    if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], torch.Tensor):
+    if isinstance(data, (tuple, list)) and data and isinstance(data[0], torch.Tensor):
         return -(-data[0].shape[0] // batch_size)
     try:
         return len(data)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
 
-from shapebias._validation import check_images, check_int, check_labels, check_real
+from shapebias._validation import check_int, check_real
 
 __all__ = [
+    "CUE_CONFLICT_LABELS",
     "check_bootstrap",
     "check_outcomes",
-    "iterate_cue_conflict",
     "require_samples",
 ]
 
@@ -55,46 +54,5 @@ def check_outcomes(values: Any, name: str) -> torch.Tensor:
     return values.bool()
 
 
-def _check_cue_conflict_batch(
-    images: Any, shape_labels: Any, texture_labels: Any
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    check_images(images)
-    check_labels(shape_labels, images, "shape_labels")
-    check_labels(texture_labels, images, "texture_labels")
-    return images, shape_labels, texture_labels
-
-
-def iterate_cue_conflict(
-    data: Any, batch_size: int
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Yield checked ``(images, shape_labels, texture_labels)`` batches.
-
-    ``data`` is a tuple of three tensors (checked once, then cut into ``batch_size``
-    chunks) or an iterable (a :class:`~torch.utils.data.DataLoader`) of such triples,
-    each checked as it comes.
-    """
-    if isinstance(data, (tuple, list)) and data and isinstance(data[0], torch.Tensor):
-        if len(data) != 3:
-            raise ValueError(
-                "cue-conflict data must be (images, shape_labels, texture_labels), "
-                f"got a tuple of {len(data)} tensors."
-            )
-        images, shape_labels, texture_labels = _check_cue_conflict_batch(*data)
-        for start in range(0, images.shape[0], batch_size):
-            stop = start + batch_size
-            yield images[start:stop], shape_labels[start:stop], texture_labels[start:stop]
-        return
-    if not isinstance(data, Iterable):
-        raise TypeError(
-            "data must be a DataLoader (or any iterable) of (images, shape_labels, "
-            "texture_labels) batches or a tuple of three tensors, "
-            f"got {type(data).__name__}."
-        )
-    for batch in data:
-        if not isinstance(batch, (tuple, list)) or len(batch) < 3:
-            raise TypeError(
-                "data must yield (images, shape_labels, texture_labels) triples, got a "
-                f"batch of type {type(batch).__name__}"
-                + (f" with {len(batch)} entries." if isinstance(batch, (tuple, list)) else ".")
-            )
-        yield _check_cue_conflict_batch(batch[0], batch[1], batch[2])
+CUE_CONFLICT_LABELS = ("shape_labels", "texture_labels")
+"""The label fields of cue-conflict batches ``(images, shape_labels, texture_labels)``."""

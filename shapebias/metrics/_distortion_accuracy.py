@@ -16,7 +16,6 @@ from shapebias._validation import (
     check_callable,
     check_images,
     check_int,
-    check_labels,
     check_logits,
     check_model,
 )
@@ -165,8 +164,6 @@ def distortion_accuracy(
     )
     with torch.no_grad():
         for images, labels in batches:
-            check_images(images)
-            check_labels(labels, images)
             outcomes[CLEAN].append(_right(model, images, labels))
             for position, (name, apply) in enumerate(appliers.items()):
                 if name not in generators:

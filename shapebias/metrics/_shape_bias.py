@@ -11,8 +11,9 @@ import torch
 from tqdm.auto import tqdm
 
 from shapebias._validation import check_int, check_logits, check_model
+from shapebias.attacks import iterate_batches
 from shapebias.metrics._bootstrap import Estimate, derive_seed, estimate, resample_counts, share
-from shapebias.metrics._checks import check_bootstrap, iterate_cue_conflict, require_samples
+from shapebias.metrics._checks import CUE_CONFLICT_LABELS, check_bootstrap, require_samples
 from shapebias.metrics._class_map import check_class_map, mean_by_group, member_index
 from shapebias.metrics._tables import MISSING, check_results, format_estimate, markdown_table
 from shapebias.models import warn_if_train_mode
@@ -159,7 +160,11 @@ def shape_bias(
     warn_if_train_mode(model, "shape_bias")
     decide = _Decider(checked_map)
     parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-    batches = tqdm(iterate_cue_conflict(data, batch_size), desc="shape bias", disable=not progress)
+    batches = tqdm(
+        iterate_batches(data, batch_size, label_names=CUE_CONFLICT_LABELS),
+        desc="shape bias",
+        disable=not progress,
+    )
     with torch.no_grad():
         for images, shape_labels, texture_labels in batches:
             decisions = decide(model(images), images.shape[0], shape_labels, texture_labels)

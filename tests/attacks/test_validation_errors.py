@@ -101,7 +101,9 @@ def test_robust_accuracy_errors():
         robust_accuracy(model, (images, labels), PGD(eps=0.1, targeted=True), progress=False)
     with pytest.raises(TypeError, match="attack must be callable"):
         robust_accuracy(model, (images, labels), "pgd", progress=False)
-    with pytest.raises(TypeError, match=r"\(images, labels\) pairs"):
+    with pytest.raises(TypeError, match=r"\(images, labels\) tuples"):
+        robust_accuracy(model, [(images,)], PGD(eps=0.1), progress=False)
+    with pytest.raises(ValueError, match=r"data must be \(images, labels\), got a tuple of 1"):
         robust_accuracy(model, [images], PGD(eps=0.1), progress=False)
     with pytest.raises(TypeError, match="data must be a DataLoader"):
         robust_accuracy(model, 3, PGD(eps=0.1), progress=False)

@@ -128,7 +128,11 @@ def test_to_dict_and_markdown():
     [
         ({"data": (id_images(3), torch.zeros(3).long())}, ValueError, "got a tuple of 2"),
         ({"data": []}, ValueError, "empty dataset"),
-        ({"data": [(id_images(2), torch.zeros(2).long())]}, TypeError, "triples"),
+        (
+            {"data": [(id_images(2), torch.zeros(2).long())]},
+            TypeError,
+            r"\(images, shape_labels, texture_labels\) tuples",
+        ),
         ({"data": 3}, TypeError, "DataLoader"),
         ({"data": (id_images(10), SHAPES, TEXTURES[:9])}, ValueError, "texture_labels must"),
         ({"data": (id_images(10), SHAPES, SHAPES)}, ValueError, "cue-conflict images"),
