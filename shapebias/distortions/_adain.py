@@ -156,10 +156,15 @@ def _load_into(
     module.load_state_dict({**expected, **state})
 
 
-def _width(state: Mapping[str, torch.Tensor], key: str, dim: int, path: Any) -> int:
+def _width(state: Mapping[str, torch.Tensor], key: str, role: str, path: Any) -> int:
+    """The base width, read from the first conv of width ``width`` in the file."""
     if key not in state:
-        raise ValueError(f"file {os.fspath(path)!r} has no key {key!r}; not an AdaIN state dict.")
-    return int(state[key].shape[dim])
+        raise ValueError(
+            f"{role} file {os.fspath(path)!r} has no key {key!r}, so it is not an AdaIN "
+            f"{role} state dict. Is it the right file (vgg_normalised.pth for the encoder, "
+            "decoder.pth for the decoder)?"
+        )
+    return int(state[key].shape[0])
 
 
 def load_adain(
@@ -198,8 +203,8 @@ def load_adain(
     """
     encoder_state = _read_state_dict(encoder, "encoder", map_location)
     decoder_state = _read_state_dict(decoder, "decoder", map_location)
-    width = _width(encoder_state, "2.weight", 0, encoder)
-    decoder_width = _width(decoder_state, "25.weight", 0, decoder)
+    width = _width(encoder_state, "2.weight", "encoder", encoder)
+    decoder_width = _width(decoder_state, "25.weight", "decoder", decoder)
     if decoder_width != width:
         raise ValueError(
             f"encoder file {os.fspath(encoder)!r} has base width {width} but decoder file "

@@ -26,7 +26,7 @@ def radial_power(images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 def test_ideal_low_pass_removes_power_above_cutoff(radius):
     images = mid_range()
     out = low_pass(images, radius=radius)
-    assert 0.0 < float(out.min()) and float(out.max()) < 1.0  # no clipping happened
+    assert float(out.min()) > 0.0 and float(out.max()) < 1.0  # no clipping happened
     power, distance = radial_power(out)
     original, _ = radial_power(images)
     above, below = distance > radius, distance <= radius
@@ -61,14 +61,14 @@ def test_gaussian_low_plus_high_is_image():
 def test_gaussian_stays_in_range_without_clipping():
     images = torch.randint(0, 2, (2, 3, 16, 16)).double()
     out = low_pass(images, sigma=2.0)
-    assert 0 <= float(out.min()) and float(out.max()) <= 1
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
 
 
 @pytest.mark.parametrize("options", [{"sigma": 1.0}, {"radius": 2}])
 def test_gradcheck(options):
-    images = mid_range(1, (6, 6)).requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda x: low_pass(x, **options), (images,))
-    assert torch.autograd.gradcheck(lambda x: high_pass(x, **options), (images,))
+    images = mid_range(1, (6, 6))[:, :1].requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: low_pass(x, **options), (images,), fast_mode=True)
+    assert torch.autograd.gradcheck(lambda x: high_pass(x, **options), (images,), fast_mode=True)
 
 
 def test_batch_invariance():

@@ -23,8 +23,9 @@ def reference_shuffle(image: np.ndarray, grid: int, order: np.ndarray) -> np.nda
         for i in range(grid)
         for j in range(grid)
     ]
-    rows = [np.concatenate([patches[order[i * grid + j]] for j in range(grid)], 2)
-            for i in range(grid)]
+    rows = [
+        np.concatenate([patches[order[i * grid + j]] for j in range(grid)], 2) for i in range(grid)
+    ]
     return np.concatenate(rows, 1)
 
 
@@ -115,5 +116,5 @@ def test_bad_grid():
 
 
 def test_bad_generator():
-    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+    with pytest.raises(TypeError, match=r"generator must be a torch\.Generator"):
         patch_shuffle(torch.rand(1, 3, 4, 4), 2, generator=0)
