@@ -1,0 +1,176 @@
+"""Spatial-frequency filters: Gaussian and ideal (Fourier) low-pass and high-pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from shapebias._validation import check_images, check_real
+from shapebias.distortions._checks import per_image_or_batch
+from shapebias.distortions._fourier import frequency_radius
+
+__all__ = ["HighPass", "LowPass", "gaussian_blur", "high_pass", "low_pass"]
+
+_TRUNCATE = 4.0  # kernel half-width in sigmas, as scipy.ndimage.gaussian_filter
+
+
+def _gaussian_kernel(sigma: float, like: torch.Tensor) -> torch.Tensor:
+    radius = int(_TRUNCATE * sigma + 0.5)
+    offsets = torch.arange(-radius, radius + 1, dtype=like.dtype, device=like.device)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    return kernel / kernel.sum()
+
+
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with mirror padding (``scipy.ndimage`` mode ``"mirror"``).
+
+    The kernel is truncated at 4 sigma and renormalised, so the output is a convex
+    combination of input pixels. No input checks: callers validate.
+    """
+    kernel = _gaussian_kernel(sigma, images)
+    radius = kernel.numel() // 2
+    height, width = images.shape[-2:]
+    if radius >= min(height, width):
+        raise ValueError(
+            f"sigma={sigma:g} needs a {2 * radius + 1}-pixel kernel, too wide for images of "
+            f"size {height}x{width}; use sigma < {min(height, width) / _TRUNCATE:.3g} "
+            "or an ideal filter (radius=...)."
+        )
+    n, channels = images.shape[:2]
+    flat = images.reshape(n * channels, 1, height, width)
+    flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1))
+    flat = F.conv2d(F.pad(flat, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))
+    return flat.view(n, channels, height, width)
+
+
+def _ideal_low_pass(images: torch.Tensor, radius: float) -> torch.Tensor:
+    height, width = images.shape[-2:]
+    keep = frequency_radius(height, width, images) <= radius
+    spectrum = torch.fft.rfft2(images) * keep
+    return torch.fft.irfft2(spectrum, s=(height, width))
+
+
+def _check_filter(sigma: Any, radius: Any) -> tuple[str, float]:
+    if (sigma is None) == (radius is None):
+        raise TypeError(
+            "pass exactly one of sigma= (Gaussian filter, in pixels) or radius= (ideal "
+            f"filter, in cycles per image), got sigma={sigma!r} and radius={radius!r}."
+        )
+    if sigma is not None:
+        return "sigma", check_real(sigma, "sigma", low=0.0, low_inclusive=False)
+    return "radius", check_real(radius, "radius", low=0.0)
+
+
+def _unclipped_low_pass(images: torch.Tensor, kind: str, value: float) -> torch.Tensor:
+    if kind == "sigma":
+        return gaussian_blur(images, value)
+    return _ideal_low_pass(images, value)
+
+
+def low_pass(
+    images: torch.Tensor, *, sigma: float | None = None, radius: float | None = None
+) -> torch.Tensor:
+    """Remove high spatial frequencies with a Gaussian or an ideal Fourier filter.
+
+    Exactly one of:
+
+    - ``sigma``: Gaussian blur with standard deviation ``sigma`` pixels (kernel truncated
+      at 4 sigma, mirror padding). The output is a convex combination of pixels, so it
+      stays in ``[0, 1]`` without clipping.
+    - ``radius``: ideal filter on the centred spectrum: keep the Fourier coefficients
+      with ``sqrt(ky^2 + kx^2) <= radius`` (integer frequencies in cycles per image) and
+      zero the rest (circular boundary). Ringing can leave ``[0, 1]``; the result is
+      clipped, which can put back a little power above the cutoff near saturated pixels.
+
+    Args:
+        images: ``(N, C, H, W)`` floating images in ``[0, 1]``.
+        sigma: Gaussian standard deviation in pixels, ``> 0``.
+        radius: ideal cutoff in cycles per image, ``>= 0`` (0 keeps only the mean).
+
+    Returns:
+        Filtered images, same shape, dtype and device; differentiable.
+
+    Raises:
+        TypeError: neither or both of ``sigma`` and ``radius`` given.
+        ValueError: a non-positive ``sigma`` or one too large for the image, ``radius < 0``.
+
+    Example:
+        >>> import torch
+        >>> from shapebias.distortions import low_pass
+        >>> x = torch.rand(1, 3, 32, 32)
+        >>> bool(low_pass(x, sigma=2.0).std() < x.std())
+        True
+
+    References:
+        Geirhos et al., "Generalisation in humans and deep neural networks", NeurIPS 2018.
+    """
+    check_images(images)
+    kind, value = _check_filter(sigma, radius)
+    return _unclipped_low_pass(images, kind, value).clamp(0, 1)
+
+
+def high_pass(
+    images: torch.Tensor, *, sigma: float | None = None, radius: float | None = None
+) -> torch.Tensor:
+    """Keep only high spatial frequencies: ``clip(v - low_pass(v) + 0.5, 0, 1)``.
+
+    The filters are those of :func:`low_pass` (before its clipping). The zero-mean detail
+    is shown on mid-grey 0.5, so the image's mean colour is lost by design.
+
+    Args:
+        images: ``(N, C, H, W)`` floating images in ``[0, 1]``.
+        sigma: Gaussian standard deviation in pixels, ``> 0``.
+        radius: ideal cutoff in cycles per image, ``>= 0``.
+
+    Returns:
+        Filtered images, same shape, dtype and device.
+
+    Raises:
+        TypeError: neither or both of ``sigma`` and ``radius`` given.
+        ValueError: as :func:`low_pass`.
+
+    Example:
+        >>> import torch
+        >>> from shapebias.distortions import high_pass
+        >>> high_pass(torch.full((1, 1, 16, 16), 0.8), sigma=1.0).unique()
+        tensor([0.5000])
+    """
+    check_images(images)
+    kind, value = _check_filter(sigma, radius)
+    detail = images - _unclipped_low_pass(images, kind, value)
+    return detail.add_(0.5).clamp_(0, 1)
+
+
+class _FrequencyFilter(nn.Module):
+    def __init__(self, *, sigma: float | None = None, radius: float | None = None) -> None:
+        super().__init__()
+        kind, value = _check_filter(sigma, radius)
+        self.sigma = value if kind == "sigma" else None
+        self.radius = value if kind == "radius" else None
+
+    def extra_repr(self) -> str:
+        return f"sigma={self.sigma}" if self.sigma is not None else f"radius={self.radius}"
+
+
+class LowPass(_FrequencyFilter):
+    """Module twin of :func:`low_pass`; accepts one image ``(C, H, W)`` or a batch.
+
+    Example:
+        >>> import torch
+        >>> from shapebias.distortions import LowPass
+        >>> LowPass(sigma=1.5)(torch.rand(3, 16, 16)).shape
+        torch.Size([3, 16, 16])
+    """
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return per_image_or_batch(low_pass, images, sigma=self.sigma, radius=self.radius)
+
+
+class HighPass(_FrequencyFilter):
+    """Module twin of :func:`high_pass`; accepts one image ``(C, H, W)`` or a batch."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return per_image_or_batch(high_pass, images, sigma=self.sigma, radius=self.radius)

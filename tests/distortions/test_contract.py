@@ -1,0 +1,99 @@
+"""The input contract, checked for every distortion at once."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torchvision.transforms import v2
+
+from tests.distortions._cases import CASES, FUNCTIONS, generator
+
+NAMES = sorted(CASES)
+RANDOM_NAMES = [name for name in NAMES if CASES[name][2]]
+
+
+def _images(n: int = 3, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    return torch.rand(n, 3, 16, 16, generator=generator(1), dtype=dtype)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_shape_dtype_device_range_kept(name, dtype):
+    function, _, _ = CASES[name]
+    images = _images(dtype=dtype)
+    out = function(images, generator(2))
+    assert out.shape == images.shape and out.dtype == images.dtype
+    assert out.device == images.device
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_function_equals_module_batch_and_single_image(name):
+    function, module, is_random = CASES[name]
+    images = _images()
+    kwargs = {"generator": generator(3)} if is_random else {}
+    expected = function(images, generator(3))
+    torch.testing.assert_close(module(images, **kwargs), expected, rtol=0, atol=0)
+    single = images[:1]
+    kwargs = {"generator": generator(4)} if is_random else {}
+    torch.testing.assert_close(
+        module(single[0], **kwargs), function(single, generator(4))[0], rtol=0, atol=0
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_inputs_not_mutated(name):
+    function, _, _ = CASES[name]
+    images = _images()
+    before = images.clone()
+    function(images, generator(0))
+    assert torch.equal(images, before)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_seeded_determinism(name):
+    function, _, is_random = CASES[name]
+    images = _images()
+    first = function(images, generator(5))
+    assert torch.equal(first, function(images, generator(5)))
+    if is_random:
+        assert not torch.equal(first, function(images, generator(6)))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_works_inside_compose_and_under_no_grad(name):
+    _, module, _ = CASES[name]
+    compose = v2.Compose([v2.ToDtype(torch.float32), module])
+    image = _images(1)[0]
+    with torch.no_grad():
+        out = compose(image)
+    assert out.shape == image.shape
+
+
+@pytest.mark.parametrize("name", RANDOM_NAMES)
+def test_stored_generator_is_overridden_by_call(name):
+    _, module, _ = CASES[name]
+    images = _images()
+    module.generator = generator(8)
+    try:
+        stored = module(images)
+        overridden = module(images, generator=generator(8))
+    finally:
+        module.generator = None
+    assert torch.equal(stored, overridden)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_bad_images_rejected(name):
+    function = FUNCTIONS[name]
+    images = _images()
+    with pytest.raises(TypeError, match="images must be a floating-point tensor"):
+        function((images * 255).to(torch.uint8))
+    with pytest.raises(ValueError, match=r"images must have shape \(N, C, H, W\)"):
+        function(images[0])
+    with pytest.raises(ValueError, match=r"images must lie in \[0, 1\]"):
+        function(images * 2 - 1)
+    with pytest.raises(TypeError, match=r"images must be a torch\.Tensor"):
+        function(images.numpy())
+    with pytest.raises(ValueError, match="NaN"):
+        function(torch.full_like(images, float("nan")))

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shapebias.distortions import Saturate, saturate
+
+
+def paper_saturate(image: np.ndarray, p: float) -> np.ndarray:
+    """The paper's per-pixel formula, literally, in float64 NumPy."""
+    out = np.empty_like(image)
+    for index, v in np.ndenumerate(image):
+        t = 2 * v - 1
+        out[index] = min(max(np.sign(t) * abs(t) ** (2 / p) / 2 + 0.5, 0.0), 1.0)
+    return out
+
+
+@pytest.mark.parametrize("p", [0.5, 1.0, 2.0, 8.0, 1024.0])
+def test_matches_slow_reference(p):
+    images = torch.rand(2, 3, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    expected = paper_saturate(images.numpy(), p)
+    np.testing.assert_allclose(saturate(images, p).numpy(), expected, rtol=0, atol=1e-12)
+
+
+def test_p2_is_identity():
+    images = torch.rand(4, 3, 8, 8)
+    torch.testing.assert_close(saturate(images, 2), images, rtol=0, atol=1e-7)
+
+
+def test_large_p_binarises_and_inf_is_a_threshold():
+    images = torch.tensor([0.0, 0.1, 0.49, 0.5, 0.51, 0.9, 1.0]).view(1, 1, 1, 7)
+    big = saturate(images, 1e6).flatten()
+    assert torch.all((big < 0.01) | (big > 0.99) | (images.flatten() == 0.5))
+    expected = torch.tensor([0.0, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0])
+    assert torch.equal(saturate(images, math.inf).flatten(), expected)
+
+
+def test_small_p_lowers_contrast():
+    images = torch.rand(2, 3, 8, 8)
+    assert saturate(images, 1.0).std() < images.std()
+
+
+@given(
+    p=st.floats(0.1, 2000),
+    values=st.lists(st.floats(0, 1), min_size=1, max_size=30),
+)
+def test_range_order_and_symmetry(p, values):
+    images = torch.tensor(values, dtype=torch.float64).view(1, 1, 1, -1)
+    out = saturate(images, p)
+    assert out.min() >= 0 and out.max() <= 1
+    order = images.flatten().argsort()
+    assert torch.all(out.flatten()[order].diff() >= 0)  # monotone
+    torch.testing.assert_close(saturate(1 - images, p), 1 - out)  # odd around 0.5
+
+
+def test_gradcheck_away_from_half():
+    images = torch.rand(1, 2, 3, 3, dtype=torch.float64) * 0.4 + 0.05
+    images[:, 1] += 0.5
+    images.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: saturate(x, 8.0), (images,))
+
+
+def test_fast_path_equals_autograd_path():
+    images = torch.rand(2, 3, 8, 8)
+    with_grad = saturate(images.clone().requires_grad_(True), 8).detach()
+    torch.testing.assert_close(saturate(images, 8), with_grad, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("p", [0, -1, float("nan")])
+def test_bad_p(p):
+    with pytest.raises(ValueError, match="p must be > 0"):
+        saturate(torch.rand(1, 3, 4, 4), p)
+    with pytest.raises(ValueError, match="p must be > 0"):
+        Saturate(p)
+
+
+def test_p_type_error():
+    with pytest.raises(TypeError, match="p must be a real number"):
+        saturate(torch.rand(1, 3, 4, 4), "8")
