@@ -242,8 +242,9 @@ def fgsm_rs_loss(
         Wong, Rice & Kolter, "Fast is better than free: Revisiting adversarial training",
         ICLR 2020.
     """
-    eps = check_real(eps, "eps", low=0.0, high=1.0)
-    step = 1.25 * eps if step_size is None else check_real(step_size, "step_size", low=0.0)
+    _check_batch(model, images, labels)
+    check_eps(eps, images)
+    step = 1.25 * eps if step_size is None else step_size
     attack = PGD(eps=eps, steps=1, step_size=step, random_start=True, generator=generator)
     return adversarial_loss(model, images, labels, attack=attack, attack_mode=attack_mode)
 
