@@ -143,13 +143,17 @@ def _check_train_data(train_data: Any) -> Any:
     return train_data
 
 
-def _preflight(model: nn.Module, images: Any, labels: Any) -> None:
-    """Once per fit: the first batch is well formed and the model is a classifier."""
-    if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):
-        raise TypeError(
-            "train_data must yield (images, labels) tensor pairs, got "
-            f"({type(images).__name__}, {type(labels).__name__})."
-        )
+def _to_device(batch: Any, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``(images, labels)`` of a batch, moved to ``device`` (fit's job, not the losses')."""
+    pair = tuple(batch[:2]) if isinstance(batch, (tuple, list)) else ()
+    if len(pair) != 2 or not all(isinstance(t, torch.Tensor) for t in pair):
+        found = ", ".join(type(t).__name__ for t in pair) if pair else type(batch).__name__
+        raise TypeError(f"train_data must yield (images, labels) tensor pairs, got ({found}).")
+    return pair[0].to(device, non_blocking=True), pair[1].to(device, non_blocking=True)
+
+
+def _preflight(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> None:
+    """Once per fit: the model is a classifier returning ``(N, K)`` logits for this data."""
     sample = slice(0, 2)
     with eval_mode(model), torch.no_grad():
         logits = model(images[sample])
@@ -179,7 +183,7 @@ def _train_epoch(run: _Run, state: TrainingState, global_step: int) -> tuple[flo
         leave=False,
     )
     for index, batch in enumerate(bar):
-        images, labels = (t.to(run.device, non_blocking=True) for t in batch[:2])
+        images, labels = _to_device(batch, run.device)
         if state.epoch == 0 and index == 0:
             _preflight(run.model, images, labels)
         step = Step(state.epoch, index, batches, global_step)
