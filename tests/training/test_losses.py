@@ -228,7 +228,7 @@ def test_trades_adversary_stays_in_ball_and_range(batch):
     adversarial = trades_adversary(conv_net().eval(), images, eps=EPS, steps=3, step_size=0.02)
     assert adversarial.shape == images.shape and adversarial.dtype == images.dtype
     assert float((adversarial - images).abs().max()) <= EPS + 1e-6
-    assert 0 <= float(adversarial.min()) and float(adversarial.max()) <= 1
+    assert float(adversarial.min()) >= 0 and float(adversarial.max()) <= 1
 
 
 def test_trades_gradient_has_no_crafting_leak(batch):
