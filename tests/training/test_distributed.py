@@ -1,0 +1,82 @@
+"""fit under torchrun: two gloo processes on CPU match their single-process equivalent."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from shapebias.training import init_distributed, is_main_process, load_checkpoint
+from shapebias.training._distributed import (
+    all_reduce_sum,
+    gather_objects,
+    shard_loader,
+    unwrap,
+    wrap,
+)
+from tests.training import _ddp_worker
+from tests.training._data import conv_net, loader, two_feature_data
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _torchrun(out: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env.pop("RANK", None)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        str(ROOT / "tests" / "training" / "_ddp_worker.py"),
+        str(out),
+    ]
+    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_matches_single_process(tmp_path):
+    """Two processes of batch 8 on a DistributedSampler = one process of batch 16.
+
+    Without BatchNorm and with a deterministic attack, every step averages the same
+    per-sample gradients, so the weights agree up to float summation order.
+    """
+    done = _torchrun(tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    distributed = torch.load(tmp_path / "result.pt", weights_only=True)
+
+    single, history = _ddp_worker.train(tmp_path / "single", 2 * _ddp_worker.BATCH)
+    for name, value in single.state_dict().items():
+        assert torch.allclose(distributed["model"][name], value, atol=1e-5), name
+    for ours, theirs in zip(history, distributed["history"], strict=True):
+        assert ours["clean_accuracy"] == pytest.approx(theirs["clean_accuracy"], abs=0.05)
+        assert ours["robust_accuracy"] == pytest.approx(theirs["robust_accuracy"], abs=0.05)
+        assert ours["loss"] == pytest.approx(theirs["loss"], rel=1e-4)
+
+    record = load_checkpoint(tmp_path / "checkpoints" / "checkpoint-00002.pt")
+    assert record["world_size"] == 2 and len(record["rng"]) == 2  # one RNG state per process
+
+
+def test_helpers_are_identities_in_a_single_process():
+    images, labels = two_feature_data(8)
+    data = loader(images, labels)
+    model = conv_net()
+    assert init_distributed() == torch.device("cpu") and is_main_process()
+    assert shard_loader(data) is data
+    assert wrap(model, torch.device("cpu")) is model and unwrap(model) is model
+    assert all_reduce_sum([1.0, 2.0], torch.device("cpu")) == [1.0, 2.0]
+    assert gather_objects({"a": 1}) == [{"a": 1}]

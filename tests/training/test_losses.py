@@ -1,0 +1,273 @@
+"""Losses: values against literal references, no gradient leak, modes and BN policy kept."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shapebias.attacks import PGD
+from shapebias.models import TrainModeWarning
+from shapebias.training import (
+    AdversarialLoss,
+    FGSMRSLoss,
+    StandardLoss,
+    TradesLoss,
+    adversarial_loss,
+    fgsm_rs_loss,
+    standard_loss,
+    trades_loss,
+)
+from shapebias.training._losses import adversarial_count, trades_adversary
+from tests.training._data import conv_net, two_feature_data
+
+EPS = 0.05
+
+
+@pytest.fixture
+def batch() -> tuple[torch.Tensor, torch.Tensor]:
+    return two_feature_data(16, seed=3)
+
+
+def _state(model: torch.nn.Module) -> tuple[list[bool], list[bool], dict[str, torch.Tensor]]:
+    return (
+        [m.training for m in model.modules()],
+        [p.requires_grad for p in model.parameters()],
+        {k: v.clone() for k, v in model.state_dict().items()},
+    )
+
+
+def _same_state(model: torch.nn.Module, saved: tuple) -> bool:
+    modes, grads, tensors = saved
+    now = model.state_dict()
+    return (
+        modes == [m.training for m in model.modules()]
+        and grads == [p.requires_grad for p in model.parameters()]
+        and all(torch.equal(now[k], v) for k, v in tensors.items())
+    )
+
+
+def _param_grads(model: torch.nn.Module, loss: torch.Tensor) -> list[torch.Tensor]:
+    return list(torch.autograd.grad(loss, list(model.parameters())))
+
+
+def test_standard_loss_is_cross_entropy(batch):
+    images, labels = batch
+    model = conv_net()
+    expected = F.cross_entropy(model(images), labels)
+    assert torch.allclose(standard_loss(model, images, labels), expected)
+    assert torch.allclose(StandardLoss()(model, images, labels), expected)
+
+
+def test_adversarial_gradient_equals_gradient_on_adversarial_batch(batch):
+    """The update's gradient is that of CE on the adversarial batch alone: nothing leaks."""
+    images, labels = batch
+    model = conv_net().train()
+    attack = PGD(eps=EPS, steps=3, random_start=False)
+    loss = adversarial_loss(model, images, labels, attack=attack)
+    assert all(p.grad is None for p in model.parameters())
+    loss.backward()
+    got = [p.grad.clone() for p in model.parameters()]
+
+    reference = conv_net().train()
+    with torch.no_grad():
+        reference.load_state_dict(conv_net().state_dict())
+    reference.eval()
+    adversarial = attack(reference, images, labels)
+    reference.train()
+    expected = _param_grads(reference, F.cross_entropy(reference(adversarial), labels))
+    for g, e in zip(got, expected, strict=True):
+        assert torch.allclose(g, e, atol=1e-6)
+
+
+@pytest.mark.parametrize("attack_mode", ["eval", "train"])
+def test_crafting_restores_modes_grads_and_bn_statistics(batch, attack_mode):
+    images, labels = batch
+    model = conv_net(dropout=0.2).train()
+    model[1].eval()  # a frozen BatchNorm inside a training model keeps its own flag
+    saved = _state(model)
+    attack = PGD(eps=EPS, steps=2, random_start=False)
+    with torch.no_grad():  # no training forward: only crafting could change the model
+        adversarial_loss(model, images, labels, attack=attack, attack_mode=attack_mode)
+    assert _same_state(model, saved)
+
+
+def test_only_the_training_forward_updates_bn_statistics(batch):
+    images, labels = batch
+    crafted, plain = conv_net().train(), conv_net().train()
+    adversarial = PGD(eps=EPS, steps=2, random_start=False)
+    with torch.no_grad():
+        adversarial_loss(crafted, images, labels, attack=adversarial, attack_mode="train")
+        plain(adversarial(conv_net().eval(), images, labels))
+    bn_crafted, bn_plain = crafted[1], plain[1]
+    assert int(bn_crafted.num_batches_tracked) == 1
+    assert torch.equal(bn_crafted.num_batches_tracked, bn_plain.num_batches_tracked)
+
+
+def test_train_mode_crafting_silences_only_its_own_warning(batch):
+    images, labels = batch
+    model = conv_net().train()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        adversarial_loss(model, images, labels, attack=PGD(eps=EPS, steps=1), attack_mode="train")
+    with pytest.warns(TrainModeWarning):  # the filter is scoped: the attack alone still warns
+        PGD(eps=EPS, steps=1)(model, images, labels)
+
+
+def test_inputs_not_mutated(batch):
+    images, labels = batch
+    copies = images.clone(), labels.clone()
+    model = conv_net().train()
+    adversarial_loss(model, images, labels, attack=PGD(eps=EPS, steps=2), mix=0.5)
+    trades_loss(model, images, labels, eps=EPS, steps=2)
+    assert torch.equal(images, copies[0]) and torch.equal(labels, copies[1])
+
+
+@given(st.integers(1, 300), st.floats(0, 1))
+def test_adversarial_count_rounds_half_up_within_batch(n, mix):
+    count = adversarial_count(n, mix)
+    assert 0 <= count <= n
+    assert abs(count - mix * n) <= 0.5 + 1e-9
+
+
+def test_mix_replaces_the_first_share_of_the_batch(batch):
+    images, labels = batch
+    model = conv_net().eval()
+    attack = PGD(eps=EPS, steps=2, random_start=False)
+    got = adversarial_loss(model, images, labels, attack=attack, mix=0.25)
+    count = adversarial_count(16, 0.25)
+    mixed = torch.cat([attack(model, images[:count], labels[:count]), images[count:]])
+    assert torch.allclose(got, F.cross_entropy(model(mixed), labels))
+    clean = adversarial_loss(model, images, labels, attack=attack, mix=0.0)
+    assert torch.allclose(clean, standard_loss(model, images, labels))
+
+
+def test_adversarial_loss_twin(batch):
+    images, labels = batch
+    model = conv_net().eval()
+    attack = PGD(eps=EPS, steps=2, random_start=False)
+    twin = AdversarialLoss(attack, mix=0.5)(model, images, labels)
+    assert torch.equal(twin, adversarial_loss(model, images, labels, attack=attack, mix=0.5))
+
+
+def _wong_fgsm_rs(model, images, labels, eps, generator):
+    """Literal transcription of Wong et al.'s train_fgsm.py inner step (no apex, [0, 1] data)."""
+    delta = torch.zeros_like(images)
+    delta.uniform_(-eps, eps, generator=generator)
+    delta = torch.clamp(delta, -images, 1 - images)
+    delta.requires_grad = True
+    output = model(images + delta)
+    loss = F.cross_entropy(output, labels)
+    (grad,) = torch.autograd.grad(loss, delta)
+    delta = torch.clamp(delta + 1.25 * eps * torch.sign(grad), -eps, eps)
+    delta = torch.clamp(delta, -images, 1 - images).detach()
+    return F.cross_entropy(model(images + delta), labels)
+
+
+def test_fgsm_rs_matches_wong_reference(batch):
+    images, labels = batch
+    model = conv_net().eval()
+    got = fgsm_rs_loss(model, images, labels, eps=EPS, generator=torch.Generator().manual_seed(1))
+    twin = FGSMRSLoss(eps=EPS, generator=torch.Generator().manual_seed(1))(model, images, labels)
+    expected = _wong_fgsm_rs(model, images, labels, EPS, torch.Generator().manual_seed(1))
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert torch.equal(got, twin)
+
+
+def _trades_reference(model, x_natural, y, eps, steps, step_size, beta, generator):
+    """Literal transcription of trades.py (Zhang et al.) with model.eval()/train() calls."""
+    criterion_kl = torch.nn.KLDivLoss(reduction="sum")
+    model.eval()
+    noise = torch.randn(x_natural.shape, generator=generator)
+    x_adv = x_natural.detach() + 0.001 * noise.detach()
+    for _ in range(steps):
+        x_adv.requires_grad_()
+        loss_kl = criterion_kl(
+            F.log_softmax(model(x_adv), dim=1), F.softmax(model(x_natural), dim=1)
+        )
+        grad = torch.autograd.grad(loss_kl, [x_adv])[0]
+        x_adv = x_adv.detach() + step_size * torch.sign(grad.detach())
+        x_adv = torch.min(torch.max(x_adv, x_natural - eps), x_natural + eps)
+        x_adv = torch.clamp(x_adv, 0.0, 1.0)
+    model.train()
+    logits = model(x_natural)
+    loss_natural = F.cross_entropy(logits, y)
+    loss_robust = (1.0 / len(x_natural)) * criterion_kl(
+        F.log_softmax(model(x_adv), dim=1), F.softmax(model(x_natural), dim=1)
+    )
+    return loss_natural + beta * loss_robust
+
+
+def test_trades_matches_reference_implementation(batch):
+    images, labels = batch
+    model, reference = conv_net(batchnorm=False).train(), conv_net(batchnorm=False)
+    got = trades_loss(
+        model,
+        images,
+        labels,
+        eps=EPS,
+        steps=3,
+        step_size=0.01,
+        beta=6.0,
+        generator=torch.Generator().manual_seed(2),
+    )
+    expected = _trades_reference(
+        reference, images, labels, EPS, 3, 0.01, 6.0, torch.Generator().manual_seed(2)
+    )
+    assert torch.allclose(got, expected, atol=1e-6)
+    twin = TradesLoss(eps=EPS, steps=3, step_size=0.01, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(twin(model, images, labels), got)
+
+
+def test_trades_adversary_stays_in_ball_and_range(batch):
+    images, _ = batch
+    adversarial = trades_adversary(conv_net().eval(), images, eps=EPS, steps=3, step_size=0.02)
+    assert adversarial.shape == images.shape and adversarial.dtype == images.dtype
+    assert float((adversarial - images).abs().max()) <= EPS + 1e-6
+    assert float(adversarial.min()) >= 0 and float(adversarial.max()) <= 1
+
+
+def test_trades_gradient_has_no_crafting_leak(batch):
+    images, labels = batch
+    model = conv_net(batchnorm=False).train()
+    loss = trades_loss(
+        model, images, labels, eps=EPS, steps=2, generator=torch.Generator().manual_seed(0)
+    )
+    assert all(p.grad is None for p in model.parameters())
+    assert loss.requires_grad
+
+
+def test_trades_beta_zero_is_clean_cross_entropy(batch):
+    images, labels = batch
+    model = conv_net().eval()
+    got = trades_loss(model, images, labels, beta=0.0, steps=1)
+    assert torch.allclose(got, standard_loss(model, images, labels))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"attack": PGD(eps=EPS), "mix": 1.5}, ValueError, "mix must be"),
+        ({"attack": PGD(eps=EPS), "attack_mode": "both"}, ValueError, "attack_mode must be one of"),
+        ({"attack": "pgd"}, TypeError, "attack must be callable"),
+    ],
+)
+def test_adversarial_loss_errors(batch, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        adversarial_loss(conv_net(), *batch, **kwargs)
+
+
+def test_loss_errors(batch):
+    images, labels = batch
+    with pytest.raises(ValueError, match="in \\[0, 1\\] pixel units"):
+        fgsm_rs_loss(conv_net(), images, labels, eps=8)
+    with pytest.raises(ValueError, match="beta must be"):
+        trades_loss(conv_net(), images, labels, beta=-1.0)
+    with pytest.raises(ValueError, match="must lie in \\[0, 1\\]"):
+        standard_loss(conv_net(), images * 3, labels)
+    with pytest.raises(ValueError, match="floating logits"):
+        standard_loss(lambda x: x.sum(), images, labels)
