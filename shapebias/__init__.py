@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from shapebias import attacks, data, distortions, metrics, models
+from shapebias import attacks, data, distortions, metrics, models, training
 
-__all__ = ["__version__", "attacks", "data", "distortions", "metrics", "models"]
+__all__ = ["__version__", "attacks", "data", "distortions", "metrics", "models", "training"]
