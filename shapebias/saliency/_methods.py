@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -13,7 +13,7 @@ from shapebias.saliency._guided_backprop import guided_backprop
 from shapebias.saliency._integrated_gradients import integrated_gradients
 from shapebias.saliency._smoothgrad import smoothgrad
 
-__all__ = ["METHODS", "call_rewound", "resolve_method"]
+__all__ = ["METHODS", "call_rewound", "check_method_kwargs", "resolve_method"]
 
 METHODS: dict[str, Callable[..., Any]] = {
     "gradient": gradient,
@@ -38,6 +38,18 @@ def resolve_method(method: Any) -> Callable[..., Any]:
             f"name, got {type(method).__name__}."
         )
     return method
+
+
+def check_method_kwargs(method_kwargs: Any) -> dict[str, Any]:
+    """``method_kwargs`` as a dict: ``None`` or a mapping of keyword arguments."""
+    if method_kwargs is None:
+        return {}
+    if not isinstance(method_kwargs, Mapping):
+        raise TypeError(
+            "method_kwargs must be a dict of keyword arguments for the method, e.g. "
+            f'{{"n_samples": 100}}, got {type(method_kwargs).__name__}.'
+        )
+    return dict(method_kwargs)
 
 
 def call_rewound(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ from torch import nn
 from shapebias._stats import rank_correlation
 from shapebias._validation import check_generator, check_images, check_real
 from shapebias.saliency._hooks import check_module_model
-from shapebias.saliency._methods import call_rewound, resolve_method
+from shapebias.saliency._methods import call_rewound, check_method_kwargs, resolve_method
 from shapebias.saliency._targets import check_target, predict
 
 __all__ = ["RandomizationResult", "model_randomization_test"]
@@ -116,8 +116,8 @@ def model_randomization_test(
     cascading: bool = True,
     absolute: bool = True,
     threshold: float = 0.9,
+    method_kwargs: Mapping[str, Any] | None = None,
     generator: torch.Generator | None = None,
-    **method_kwargs: Any,
 ) -> RandomizationResult:
     """Adebayo et al.'s model randomisation test: randomise layers, see if the maps change.
 
@@ -131,7 +131,7 @@ def model_randomization_test(
     randomised parameter is redrawn from a Gaussian with that parameter's mean and
     standard deviation (unit deviation for constant tensors), using ``generator``. The
     target is fixed before any randomisation (``None``: the original model's prediction),
-    and a ``generator`` in ``method_kwargs`` is rewound for every map so noise-based
+    and a ``generator`` in ``method_kwargs`` is rewound for every map, so noise-based
     methods always see the same noise.
 
     Args:
@@ -146,8 +146,10 @@ def model_randomization_test(
         absolute: compare ``|map|`` summed over channels (what a heatmap shows) rather
             than the signed maps.
         threshold: correlation at or above which a map counts as unchanged.
-        generator: source of the random weights.
-        **method_kwargs: passed to the method (``n_samples``, ``layer`` for Grad-CAM, ...).
+        method_kwargs: keyword arguments for the method (``{"n_samples": 20,
+            "generator": g}``, ``{"layer": "layer4"}`` for Grad-CAM).
+        generator: source of the random weights (the method's own generator, if any, goes
+            in ``method_kwargs``).
 
     Returns:
         A :class:`RandomizationResult` with ``(L, N)`` correlations and flags.
@@ -180,7 +182,7 @@ def model_randomization_test(
     if target_t is None:
         target_t = predict(model, images)
 
-    kwargs = _rebind_layer(method_kwargs, model)
+    kwargs = _rebind_layer(check_method_kwargs(method_kwargs), model)
     reference = _map(saliency_fn, model, images, target_t, kwargs, absolute)
     randomized = copy.deepcopy(model)
     correlations = []

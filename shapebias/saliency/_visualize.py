@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from shapebias._validation import check_images, check_real
-from shapebias.saliency._methods import call_rewound, resolve_method
+from shapebias.saliency._methods import call_rewound, check_method_kwargs, resolve_method
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -138,8 +138,8 @@ def plot_saliency_grid(
     method: Any = "smoothgrad",
     percentile: float = 99.0,
     cmap: str = "gray",
+    method_kwargs: Mapping[str, Any] | None = None,
     figure: Figure | None = None,
-    **method_kwargs: Any,
 ) -> Figure:
     """The paper's figure: the images on top, then one row of saliency maps per model.
 
@@ -154,11 +154,11 @@ def plot_saliency_grid(
         method: saliency method name or function.
         percentile: passed to :func:`to_heatmap`.
         cmap: colormap of the saliency rows (grey as in the paper).
+        method_kwargs: keyword arguments for the method (``{"output": "loss",
+            "n_samples": 100, "generator": g}``). A generator is rewound to its starting
+            state for every model, so all models see the same noise.
         figure: draw into this figure (e.g. ``plt.figure()``, to show it with pyplot);
             by default a new standalone :class:`matplotlib.figure.Figure`.
-        **method_kwargs: passed to the method (``output="loss"``, ``n_samples=100``,
-            ``generator=...``). A generator is rewound to its starting state for every
-            model, so all models see the same noise.
 
     Returns:
         The figure, with ``(len(models) + 1) * N`` axes.
@@ -177,6 +177,7 @@ def plot_saliency_grid(
         6
     """
     saliency_fn = resolve_method(method)
+    kwargs = check_method_kwargs(method_kwargs)
     check_images(images)
     if not isinstance(models, Mapping) or not models:
         raise ValueError(
@@ -185,7 +186,7 @@ def plot_saliency_grid(
         )
     heatmaps = {
         name: to_heatmap(
-            call_rewound(saliency_fn, model, images, target, method_kwargs), percentile=percentile
+            call_rewound(saliency_fn, model, images, target, kwargs), percentile=percentile
         )
         for name, model in models.items()
     }

@@ -115,7 +115,7 @@ def test_bad_layers(model, layer, error: type[Exception], match: str) -> None:
 
 def test_plain_callable_rejected() -> None:
     model = tiny_cnn()
-    with pytest.raises(TypeError, match="grad_cam needs model to be a torch.nn.Module"):
+    with pytest.raises(TypeError, match=r"grad_cam needs model to be a torch\.nn\.Module"):
         grad_cam(lambda x: model(x), seeded_images(), 0, layer="0")
 
 

@@ -68,7 +68,7 @@ def test_hooks_removed_when_the_model_raises() -> None:
 
 def test_model_without_relu_modules_rejected() -> None:
     model = nn.Sequential(nn.Flatten(), nn.Linear(192, 3))
-    with pytest.raises(ValueError, match="found no nn.ReLU module"):
+    with pytest.raises(ValueError, match=r"found no nn\.ReLU module"):
         guided_backprop(model, seeded_images(), 0)
 
 
