@@ -1,0 +1,86 @@
+"""What a saliency map explains: the target class and the scalar output per sample."""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from shapebias._validation import check_choice, check_int, check_labels, check_logits
+
+__all__ = ["OUTPUTS", "check_output", "check_target", "input_gradient", "objective", "predict"]
+
+OUTPUTS = ("logit", "loss")
+
+
+def check_output(output: Any) -> str:
+    """Check the ``output`` argument: ``"logit"`` or ``"loss"``."""
+    return check_choice(output, "output", OUTPUTS)
+
+
+def check_target(target: Any, images: torch.Tensor) -> torch.Tensor | None:
+    """Validate ``target`` and return it as an int64 ``(N,)`` tensor, or ``None``.
+
+    ``target`` is an int (the same class for every image), an int64 ``(N,)`` tensor, or
+    ``None`` (the model's predicted class). The upper bound, the number of logits, is
+    checked on the first model output by :func:`input_gradient`.
+    """
+    if target is None:
+        return None
+    if isinstance(target, Integral) and not isinstance(target, bool):
+        index = check_int(int(target), "target", low=0)
+        return torch.full((images.shape[0],), index, dtype=torch.int64, device=images.device)
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(
+            "target must be an int, an int64 tensor of shape (N,) or None (the predicted "
+            f"class), got {type(target).__name__}."
+        )
+    check_labels(target, images, name="target")
+    return target.detach()
+
+
+def objective(logits: torch.Tensor, target: torch.Tensor, output: str) -> torch.Tensor:
+    """The explained scalar per sample, shape ``(N,)``: the target's logit or its loss.
+
+    ``"loss"`` is the cross-entropy of the target (the true label in Zhang & Zhu 2019),
+    per sample (no mean over the batch, so gradients do not depend on the batch size).
+    """
+    if output == "loss":
+        return F.cross_entropy(logits, target, reduction="none")
+    return logits.gather(1, target[:, None]).squeeze(1)
+
+
+def predict(model: Any, images: torch.Tensor) -> torch.Tensor:
+    """The model's predicted class ``(N,)`` on clean images (one forward, no gradient)."""
+    with torch.no_grad():
+        logits = model(images)
+    check_logits(logits, images.shape[0])
+    return logits.argmax(1)
+
+
+def input_gradient(
+    model: Any,
+    inputs: torch.Tensor,
+    target: torch.Tensor | None,
+    output: str,
+    *,
+    check: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient of the per-sample objective w.r.t. ``inputs``, and the objective values.
+
+    One forward and one input backward; ``torch.autograd.grad`` touches no parameter
+    ``.grad``. With ``target=None`` the predicted class of ``inputs`` is explained. With
+    ``check=True`` the model's output and the target's range are validated.
+    """
+    with torch.enable_grad():
+        x = inputs.detach().requires_grad_(True)
+        logits = model(x)
+        if check:
+            check_logits(logits, x.shape[0], target, name="target")
+        if target is None:
+            target = logits.detach().argmax(1)
+        values = objective(logits, target, output)
+        (grad,) = torch.autograd.grad(values.sum(), x)
+    return grad, values.detach()

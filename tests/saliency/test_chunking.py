@@ -1,0 +1,47 @@
+"""The chunked row iterator behind SmoothGrad and Integrated Gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shapebias.saliency._chunking import CPU_BATCH_SIZE, iter_rows, resolve_batch_size
+
+
+@given(st.integers(1, 6), st.integers(1, 5), st.integers(1, 13))
+def test_rows_cover_every_copy_once_in_copy_major_order(copies: int, n: int, size: int) -> None:
+    def make_copy(s: int) -> torch.Tensor:
+        return torch.full((n, 1, 1, 1), float(s)) + torch.arange(n).view(n, 1, 1, 1) / 10
+
+    chunks = list(iter_rows(make_copy, copies, size))
+    assert all(0 < chunk.inputs.shape[0] <= size for chunk in chunks)
+    assert all(chunk.inputs.shape[0] == size for chunk in chunks[:-1])
+    copy = torch.cat([chunk.copy for chunk in chunks])
+    image = torch.cat([chunk.image for chunk in chunks])
+    inputs = torch.cat([chunk.inputs for chunk in chunks]).flatten()
+    assert copy.tolist() == [s for s in range(copies) for _ in range(n)]
+    assert image.tolist() == list(range(n)) * copies
+    torch.testing.assert_close(inputs, copy.float() + image.float() / 10)
+
+
+def test_make_copy_called_once_per_copy_in_order() -> None:
+    calls: list[int] = []
+
+    def make_copy(s: int) -> torch.Tensor:
+        calls.append(s)
+        return torch.zeros(3, 1, 1, 1)
+
+    list(iter_rows(make_copy, 4, 2))
+    assert calls == [0, 1, 2, 3]
+
+
+def test_batch_size_default_and_errors() -> None:
+    images = torch.zeros(2, 1, 1, 1)
+    assert resolve_batch_size(None, images) == CPU_BATCH_SIZE
+    assert resolve_batch_size(7, images) == 7
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        resolve_batch_size(0, images)
+    with pytest.raises(TypeError, match="batch_size must be an int"):
+        resolve_batch_size(2.5, images)
