@@ -2,6 +2,15 @@
 
 __version__ = "0.1.0"
 
-from shapebias import attacks, data, distortions, metrics, models, training
+from shapebias import attacks, data, distortions, metrics, models, saliency, training
 
-__all__ = ["__version__", "attacks", "data", "distortions", "metrics", "models", "training"]
+__all__ = [
+    "__version__",
+    "attacks",
+    "data",
+    "distortions",
+    "metrics",
+    "models",
+    "saliency",
+    "training",
+]
