@@ -10,9 +10,10 @@ __all__ = ["CHUNK_BYTES", "chunk_length", "flat_in_memory_order", "paired_chunks
 
 #: Bytes per chunk. The three live chunks (input, output, scratch) stay in the last-level
 #: cache, and each op on a chunk is large enough that its fixed cost (Python, waking the
-#: intra-op threads) stays small. Measured on a 2-core EPYC (1 MiB L2 per core, 32 MiB L3)
-#: with 2 threads, 4 MiB beat 1 MiB and 128 KiB chunks, most clearly when other processes
-#: compete for the cores (every parallel op then waits for its slowest thread).
+#: intra-op threads) stays small. Measured on an idle 2-core EPYC (1 MiB L2 per core,
+#: 32 MiB L3): 4 MiB and 1 MiB beat 128 KiB and 64 KiB. Caveat: every op on a chunk is an
+#: OpenMP region that waits for its slowest thread, so with 2+ threads on cores that other
+#: processes also load, the ~300 regions of a 154 MB batch can each stall for a time slice.
 CHUNK_BYTES = 4 << 20
 
 
