@@ -4,12 +4,15 @@ Part 1: ``patch_shuffle`` (grid 4) followed by ``saturate`` (p 8) on a batch of 
 images, against (a) one plain copy of the batch (the memory-bound limit) and (b) the
 per-image NumPy code path of the paper's pipeline (per image: saturate with the
 formula, cut patches, permute, concatenate; then stack into a batch tensor). Both
-produce an ``(N, 3, H, W)`` float32 tensor. Part 2: images per second of each
-``stylize`` backend (AdaIN with random full-size weights: same cost as the real ones).
+produce an ``(N, 3, H, W)`` float32 tensor. Timed with 2 threads and with 1 thread,
+round-robin (so load drifts hit every path alike), median of ``--repeats``. Part 2:
+images per second of each ``stylize`` backend (AdaIN with random full-size weights:
+same cost as the real ones).
 
-Peak memory: the growth of the process's max RSS during each path, measured in the
-order listed (a later path only shows memory beyond the earlier peaks), so treat it
-as a lower bound; it is the same for CPU and says nothing about GPU memory.
+Peak memory: each path runs once in its own fresh interpreter, which samples its
+resident memory every millisecond and reports the largest growth over the state right
+after building the inputs (CPU memory only; includes the output batch and temporaries
+that live longer than a millisecond).
 
 Usage: PYTHONPATH=$PWD python benchmarks/bench_distortions.py [--batch 256] [--size 224]
 """
@@ -17,13 +20,15 @@ Usage: PYTHONPATH=$PWD python benchmarks/bench_distortions.py [--batch 256] [--s
 from __future__ import annotations
 
 import argparse
-import resource
-import statistics
-import time
+import json
+import os
+import threading
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
+from _common import interleaved_medians, machine, peak_memory_in_subprocess
 
 from shapebias.distortions import (
     AdaIN,
@@ -33,6 +38,8 @@ from shapebias.distortions import (
     stylize,
     vgg_encoder,
 )
+
+CPU = torch.device("cpu")
 
 
 def paper_saturate(image: np.ndarray, p: float) -> np.ndarray:
@@ -61,24 +68,18 @@ def paper_path(images_hwc: list[np.ndarray], grid: int, p: float) -> torch.Tenso
     return torch.from_numpy(np.stack(out).astype(np.float32, copy=False)).permute(0, 3, 1, 2)
 
 
-def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median seconds over ``repeats`` after one warm-up, and max-RSS growth in MiB."""
-    fn()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    return statistics.median(times), grown
+Inputs = tuple[torch.Tensor, list[np.ndarray]]
 
 
-def part_one(args: argparse.Namespace) -> None:
+def make_inputs(args: argparse.Namespace) -> Inputs:
     images = torch.rand(args.batch, 3, args.size, args.size)
-    images_hwc = [np.ascontiguousarray(x.permute(1, 2, 0).numpy()) for x in images]
+    return images, [np.ascontiguousarray(x.permute(1, 2, 0).numpy()) for x in images]
+
+
+def paths(args: argparse.Namespace, inputs: Inputs) -> dict[str, Callable[[], object]]:
+    images, images_hwc = inputs
     generator = torch.Generator().manual_seed(0)
-    paths = {
+    return {
         "plain copy (limit)": lambda: images.clone(),
         "shapebias shuffle+saturate": lambda: saturate(
             patch_shuffle(images, args.grid, generator=generator), args.p
@@ -87,17 +88,76 @@ def part_one(args: argparse.Namespace) -> None:
         "  shapebias saturate": lambda: saturate(images, args.p),
         "paper per-image NumPy": lambda: paper_path(images_hwc, args.grid, args.p),
     }
+
+
+def current_rss_mib() -> float:
+    """Resident memory right now (Linux ``/proc/self/statm``), in MiB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_growth(fn: Callable[[], object], interval: float = 1e-3) -> float:
+    """Largest resident-memory growth seen while ``fn`` runs, sampled every ``interval`` s.
+
+    ``ru_maxrss`` is not used: on this kernel it missed buffers that were freed before
+    the kernel synced its counters (a 147 MiB clone showed as +3 MiB).
+    """
+    before, peak, done = current_rss_mib(), [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(interval):
+            peak[0] = max(peak[0], current_rss_mib())
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    result = fn()
+    peak[0] = max(peak[0], current_rss_mib())
+    done.set()
+    sampler.join()
+    del result
+    return peak[0] - before
+
+
+def measure_only(args: argparse.Namespace) -> None:
+    run = paths(args, make_inputs(args))[args.measure_only]
+    print(json.dumps({"peak_mib": peak_rss_growth(run)}))
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def part_one(args: argparse.Namespace) -> None:
+    inputs = make_inputs(args)
+    functions = paths(args, inputs)
+    memory = {
+        name: peak_memory_in_subprocess(__file__, [*argv_for(args), "--measure-only", name])
+        for name in functions
+    }
     print(
         f"patch_shuffle(grid={args.grid}) + saturate(p={args.p:g}) on "
-        f"{args.batch}x3x{args.size}x{args.size} float32, {torch.get_num_threads()} threads"
+        f"{args.batch}x3x{args.size}x{args.size} float32; {load()}"
     )
-    results = {name: timed(fn, args.repeats) for name, fn in paths.items()}
-    ours = results["shapebias shuffle+saturate"][0]
-    for name, (seconds, grown) in results.items():
-        print(
-            f"{name:30s} {seconds * 1e3:9.1f} ms  {args.batch / seconds:9.0f} img/s  "
-            f"time/shapebias {seconds / ours:5.2f}x  max-RSS +{grown:6.0f} MiB"
-        )
+    for threads in (args.threads, 1):
+        torch.set_num_threads(threads)
+        times = interleaved_medians(functions, args.repeats, CPU)
+        paper = times["paper per-image NumPy"]
+        print(f"{threads} thread(s), median of {args.repeats}:")
+        for name, seconds in times.items():
+            print(
+                f"  {name:30s} {seconds * 1e3:8.1f} ms  {args.batch / seconds:7.0f} img/s  "
+                f"paper/this {paper / seconds:5.2f}x  peak RSS +{memory[name]['peak_mib']:5.0f} MiB"
+            )
+    print(load())
+    torch.set_num_threads(args.threads)
+
+
+def argv_for(args: argparse.Namespace) -> list[str]:
+    """The options that shape part 1's inputs, for the measuring subprocess."""
+    return [
+        *("--batch", str(args.batch), "--size", str(args.size), "--grid", str(args.grid)),
+        *("--p", str(args.p), "--threads", str(args.threads)),
+    ]
 
 
 def part_two(args: argparse.Namespace) -> None:
@@ -111,7 +171,8 @@ def part_two(args: argparse.Namespace) -> None:
     }
     print(f"\nstylize, batch of {args.style_batch} at {args.size}x{args.size}")
     for name, options in backends.items():
-        seconds, _ = timed(lambda options=options: stylize(content, style, **options), 1)
+        seconds = interleaved_medians({name: partial(stylize, content, style, **options)}, 1, CPU)
+        seconds = seconds[name]
         print(f"{name:30s} {args.style_batch / seconds:9.2f} img/s")
 
 
@@ -125,9 +186,16 @@ def main() -> None:
     parser.add_argument("--style-batch", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10, help="random_features steps")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-stylize", action="store_true", help="only part 1")
+    parser.add_argument("--measure-only", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.measure_only:
+        return measure_only(args)
+    print(f"machine: {machine()}")
     part_one(args)
+    if args.skip_stylize:
+        return None
     part_two(args)
 
 

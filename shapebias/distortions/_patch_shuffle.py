@@ -57,9 +57,10 @@ def patch_shuffle(
     """Cut each image into ``grid x grid`` equal patches and reassemble them in random order.
 
     Each image gets its own uniformly random permutation drawn from ``generator``; all
-    images are shuffled together by one gather over the batch (no Python loop over
-    images). Each output pixel is an input pixel, so the op is differentiable (a
-    permutation) and the multiset of pixel values of every image is kept.
+    images are shuffled together by one ``index_select`` of patch rows over the batch
+    (no Python loop over images; one read and one write of the batch). Each output pixel
+    is an input pixel, so the op is differentiable (a permutation) and the multiset of
+    pixel values of every image is kept.
 
     Args:
         images: ``(N, C, H, W)`` floating images in ``[0, 1]``.
@@ -92,17 +93,28 @@ def patch_shuffle(
     grid = _check_grid(grid, images, crop)
     images = _centre_crop(images, grid)
     n, channels, height, width = images.shape
-    patch_h, patch_w = height // grid, width // grid
+    patch_w = width // grid
     sources = random_permutations(n, grid * grid, generator=generator, device=images.device)
-    sources = sources.to(images.device).view(n, grid, 1, grid)
-    # View each image as (H * grid) segments of patch_w pixels: segment (i*ph + y)*grid + j
-    # holds row y of patch (i, j). Output segment of patch k reads the same row of the
-    # source patch, so one gather along the segment axis shuffles the whole batch.
-    rows = torch.arange(patch_h, device=images.device).view(1, 1, patch_h, 1)
-    segment = (sources // grid * patch_h + rows) * grid + sources % grid
-    index = segment.reshape(n, 1, height * grid, 1).expand(n, channels, height * grid, patch_w)
-    segments = images.reshape(n, channels, height * grid, patch_w)
-    return segments.gather(2, index).view(n, channels, height, width)
+    rows = _source_rows(sources.to(images.device), channels, height, grid)
+    # One index_select of whole patch rows (contiguous runs of patch_w pixels).
+    patch_rows = images.reshape(-1, patch_w)
+    return patch_rows.index_select(0, rows).view(n, channels, height, width)
+
+
+def _source_rows(sources: torch.Tensor, channels: int, height: int, grid: int) -> torch.Tensor:
+    """For each output patch row of the ``(N * C * H * grid, patch_w)`` view, its source row.
+
+    In that view, row ``((b * C + c) * H + i * patch_h + y) * grid + j`` holds pixel row
+    ``y`` of patch ``(i, j)`` of channel ``c`` of image ``b``; output patch ``k`` reads
+    the same rows of source patch ``sources[b, k]``.
+    """
+    n = sources.shape[0]
+    patch_h = height // grid
+    sources = sources.view(n, 1, grid, 1, grid)
+    y = torch.arange(patch_h, device=sources.device).view(1, 1, 1, patch_h, 1)
+    image_channel = torch.arange(n * channels, device=sources.device).view(n, channels, 1, 1, 1)
+    rows = (image_channel * height + sources // grid * patch_h + y) * grid + sources % grid
+    return rows.view(-1)
 
 
 class PatchShuffle(nn.Module):

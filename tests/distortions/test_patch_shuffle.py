@@ -118,3 +118,11 @@ def test_bad_grid():
 def test_bad_generator():
     with pytest.raises(TypeError, match=r"generator must be a torch\.Generator"):
         patch_shuffle(torch.rand(1, 3, 4, 4), 2, generator=0)
+
+
+def test_memory_layouts_give_the_same_result():
+    images = torch.rand(3, 3, 12, 24, generator=gen(5))
+    expected = patch_shuffle(images[..., ::2].contiguous(), 4, generator=gen(6))
+    assert torch.equal(patch_shuffle(images[..., ::2], 4, generator=gen(6)), expected)
+    channels_last = images[..., ::2].contiguous(memory_format=torch.channels_last)
+    assert torch.equal(patch_shuffle(channels_last, 4, generator=gen(6)), expected)
