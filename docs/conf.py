@@ -31,7 +31,7 @@ autodoc_member_order = "bysource"
 autodoc_default_options = {"members": True, "show-inheritance": False}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
-napoleon_custom_sections = [("Shape", "params_style"), ("Warns", "raises_style")]
+napoleon_custom_sections = ["Shape", ("Warns", "raises_style")]
 
 # Offline builds: no inventories are fetched; references to torch/numpy render as text.
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
