@@ -10,9 +10,9 @@ at 32x32, batch 8, on the CPU with 2 threads. Three kinds of figures:
     ``IntegratedGradients`` (its default Gauss-Legendre rule) for every
     ``internal_batch_size`` in a sweep; the best of each is the comparison;
   - shapebias with its default ``batch_size`` (and the ones swept);
-* peak memory: the growth of the process's maximum resident set size during one call,
-  each configuration in a fresh subprocess (``resource.getrusage``), so one run's
-  allocations cannot hide another's;
+* peak memory: the growth of the process's peak resident set size (Linux VmHWM, reset
+  before the call) during one call, each configuration in a fresh subprocess, so one
+  run's allocations cannot hide another's;
 * ``--chunks``: throughput of forward + input backward by chunk size, the measurement
   behind the CPU default of ``batch_size``.
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -156,11 +155,27 @@ def report_times(args: argparse.Namespace) -> None:
             print(f"  {name:58s} {t:8.3f} {t / bare_time:7.2f} {t / best_captum:14.2f}")
 
 
+def _status_mib(field: str) -> float:
+    """A memory field of /proc/self/status (VmRSS, VmHWM) in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def child(config: str, args: argparse.Namespace) -> None:
-    """Run one configuration once in this fresh process; print its peak RSS growth in MiB."""
+    """Run one configuration once in this fresh process; print its peak RSS growth in MiB.
+
+    The peak is the kernel's high-water mark of this process's resident set (VmHWM),
+    reset just before the call. (``getrusage``'s ru_maxrss is not used: a child started
+    from a large parent inherits the parent's peak through fork and exec.)
+    """
     model, images, labels = setup(args)
     bare(model, images[:1], labels[:1], 1)  # load kernels and allocator pools first
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")  # reset VmHWM to the current RSS
+    before = _status_mib("VmRSS")
     kind, size = config.split(":")
     batch = None if size == "all" else int(size)
     if kind == "smoothgrad":
@@ -189,8 +204,7 @@ def child(config: str, args: argparse.Namespace) -> None:
         )
     else:
         bare(model, images, labels, 1)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_rss_growth_mib": (after - before) / 1024}))
+    print(json.dumps({"peak_rss_growth_mib": _status_mib("VmHWM") - before}))
 
 
 def report_memory(args: argparse.Namespace) -> None:
@@ -209,7 +223,7 @@ def report_memory(args: argparse.Namespace) -> None:
             "captum_ig:all",
         ),
     ]
-    print("\nPeak memory: growth of max RSS during one call, fresh subprocess each")
+    print("\nPeak memory: growth of peak RSS (VmHWM) during one call, fresh subprocess each")
     common = [
         f"--batch={args.batch}",
         f"--size={args.size}",

@@ -133,4 +133,4 @@ def grad_cam(
         cam = cam.clamp_min(0)
     if upsample:
         cam = F.interpolate(cam, size=images.shape[-2:], mode="bilinear", align_corners=False)
-    return cam.to(images.dtype)
+    return cam

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shapebias.saliency import gradient, input_x_gradient
@@ -35,6 +35,7 @@ def test_loss_gradient_is_analytic() -> None:
     torch.testing.assert_close(gradient(model, images, labels, output="loss"), expected)
 
 
+@settings(max_examples=10)
 @given(st.integers(0, 3), st.integers(1, 4))
 def test_per_sample_gradient_independent_of_batch(index: int, n: int) -> None:
     # Sum reduction: a sample's gradient is the same alone or in a batch of any size.
