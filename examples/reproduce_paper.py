@@ -403,6 +403,13 @@ def controls_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def _compare(ours: Any, theirs: Any, sign: int) -> str:
+    """``holds`` when the 95% intervals are apart in the claimed direction."""
+    if ours.low > theirs.high or ours.high < theirs.low:
+        return "holds" if sign * (ours.value - theirs.value) > 0 else "reversed"
+    return "undecided (intervals overlap)"
+
+
 def findings(results: dict[str, dict[str, Any]]) -> str:
     """The paper's claims checked one by one against the standard model, with intervals."""
     standard = results["standard"]
@@ -421,15 +428,13 @@ def findings(results: dict[str, dict[str, Any]]) -> str:
             if test_set not in r["accuracy"].relative:
                 continue
             ours, theirs = r["accuracy"].relative[test_set], standard["accuracy"].relative[test_set]
-            if sign * (ours.low - theirs.high) > 0 or sign * (ours.high - theirs.low) < 0:
-                holds = sign * (ours.value - theirs.value) > 0
-                verdict = "holds" if holds else "reversed"
-            else:
-                verdict = "undecided (intervals overlap)"
+            verdict = _compare(ours, theirs, sign)
             verdicts.append(f"{claim}: {verdict} ({_fmt(ours)} vs standard {_fmt(theirs)})")
         bias, base = r["shape_bias"].shape_bias, standard["shape_bias"].shape_bias
-        verdicts.append(f"shape bias {_fmt(bias)} vs standard {_fmt(base)}")
-        lines.append(f"- **{name}** (relative accuracy): " + "; ".join(verdicts) + ".")
+        verdicts.append(
+            f"more shape-biased: {_compare(bias, base, +1)} ({_fmt(bias)} vs standard {_fmt(base)})"
+        )
+        lines.append(f"- **{name}** (relative accuracy, shape bias): " + "; ".join(verdicts) + ".")
     return "\n".join(lines) or "- No adversarially trained model learned anything."
 
 
