@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -45,9 +44,24 @@ def interleaved_medians(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def max_rss_mib() -> float:
-    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def status_mib(field: str) -> float:
+    """A memory field of ``/proc/self/status`` (``VmRSS``, ``VmHWM``) in MiB (Linux)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+def reset_peak_rss() -> float:
+    """Reset the kernel's resident-set high-water mark to the current RSS; return it (MiB).
+
+    ``getrusage``'s ``ru_maxrss`` cannot be reset and is inherited through fork/exec,
+    so it hides the peak of a call that stays below an earlier one.
+    """
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+    return status_mib("VmRSS")
 
 
 def peak_memory_in_subprocess(script: str, args: list[str]) -> dict[str, float]:

@@ -15,7 +15,13 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import interleaved_medians, machine, max_rss_mib, peak_memory_in_subprocess
+from _common import (
+    interleaved_medians,
+    machine,
+    peak_memory_in_subprocess,
+    reset_peak_rss,
+    status_mib,
+)
 
 from shapebias.attacks import PGD, pgd, robust_accuracy
 from shapebias.data import ShapeTextureDataset
@@ -90,14 +96,14 @@ def setup(args):
 
 def measure_only(args):
     model, images, labels = setup(args)
-    before = max_rss_mib()
+    before = reset_peak_rss()
     if args.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     METHODS[args.measure_only](model, images, labels, args.steps)
     if args.device.type == "cuda":
         print(json.dumps({"peak_mib": torch.cuda.max_memory_allocated() / 2**20}))
     else:
-        print(json.dumps({"peak_mib": max_rss_mib() - before}))
+        print(json.dumps({"peak_mib": status_mib("VmHWM") - before}))
 
 
 def main():
