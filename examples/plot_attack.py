@@ -34,7 +34,7 @@ def gratings(n):
 
 
 train_images, train_labels = gratings(1024)
-test_images, test_labels = gratings(256)
+test_images, test_labels = gratings(128)
 model = small_cnn(4, width=16)
 optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
 for _epoch in range(3):
@@ -53,7 +53,7 @@ fig, axes = plt.subplots(1, 2, figsize=(8, 3))
 for ax, (norm, epsilons) in zip(axes, budgets.items(), strict=True):
     accuracy = [
         robust_accuracy(
-            model, (test_images, test_labels), PGD(eps=eps, norm=norm, steps=10), progress=False
+            model, (test_images, test_labels), PGD(eps=eps, norm=norm, steps=5), progress=False
         ).robust
         for eps in epsilons
     ]
