@@ -7,7 +7,8 @@ from typing import Any
 
 import torch
 
-from shapebias.attacks._pgd import config_kwargs, plan_attack, run_attack
+from shapebias._config import config_kwargs
+from shapebias.attacks._pgd import plan_attack, run_attack
 from shapebias.models import warn_if_train_mode
 
 __all__ = ["FGSM", "fgsm"]

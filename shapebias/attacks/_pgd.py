@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 import torch
 
+from shapebias._config import config_kwargs
 from shapebias._validation import (
     check_choice,
     check_eps,
@@ -317,11 +318,6 @@ def pgd(
     )
     warn_if_train_mode(model, "pgd")
     return run_attack(model, images, labels, plan).adversarial
-
-
-def config_kwargs(config: Any) -> dict[str, Any]:
-    """A dataclass's fields as keyword arguments, without copying tensors or generators."""
-    return {field.name: getattr(config, field.name) for field in fields(config)}
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ def project_linf(delta: torch.Tensor, eps: torch.Tensor | float) -> torch.Tensor
     Example:
         >>> import torch
         >>> from shapebias.attacks import project_linf
-        >>> project_linf(torch.tensor([[[[0.5, -0.01]]]]), 0.03).flatten().tolist()
-        [0.03, -0.01]
+        >>> project_linf(torch.tensor([[[[0.5, -0.01]]]]), 0.25).flatten().tolist()
+        [0.25, -0.009999999776482582]
     """
     eps_t = torch.as_tensor(eps, dtype=delta.dtype, device=delta.device)
     return torch.maximum(torch.minimum(delta, eps_t), -eps_t)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from shapebias._config import config_kwargs
 from shapebias._validation import (
     check_callable,
     check_choice,
@@ -380,9 +381,7 @@ class AdversarialLoss:
     attack_mode: str = "eval"
 
     def __call__(self, model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return adversarial_loss(
-            model, images, labels, attack=self.attack, mix=self.mix, attack_mode=self.attack_mode
-        )
+        return adversarial_loss(model, images, labels, **config_kwargs(self))
 
 
 @dataclass(frozen=True)
@@ -402,15 +401,7 @@ class FGSMRSLoss:
     generator: torch.Generator | None = None
 
     def __call__(self, model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return fgsm_rs_loss(
-            model,
-            images,
-            labels,
-            eps=self.eps,
-            step_size=self.step_size,
-            attack_mode=self.attack_mode,
-            generator=self.generator,
-        )
+        return fgsm_rs_loss(model, images, labels, **config_kwargs(self))
 
 
 @dataclass(frozen=True)
@@ -431,14 +422,4 @@ class TradesLoss:
     generator: torch.Generator | None = None
 
     def __call__(self, model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return trades_loss(
-            model,
-            images,
-            labels,
-            eps=self.eps,
-            beta=self.beta,
-            steps=self.steps,
-            step_size=self.step_size,
-            attack_mode=self.attack_mode,
-            generator=self.generator,
-        )
+        return trades_loss(model, images, labels, **config_kwargs(self))
