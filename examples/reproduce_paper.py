@@ -263,6 +263,7 @@ def _train_or_load(
     start: nn.Module | None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     path = out / "models" / f"{name}.pt"
+    torch.manual_seed(settings.seed)  # the initial weights are a function of the seed
     model = small_cnn(data["num_classes"], width=settings.width).to(device)
     if path.exists():
         meta = load_model(path, model, map_location=device)
@@ -270,7 +271,6 @@ def _train_or_load(
         return model.eval(), meta
     if start is not None:
         model.load_state_dict(start.state_dict())
-    torch.manual_seed(settings.seed)
     # The recipes' SGD schedule is made for 100-epoch runs; in a CPU budget of a few
     # epochs Adam with a one-cycle schedule is what learns (measured before any
     # adversarial model was trained).
