@@ -13,8 +13,8 @@ Outputs in ``--out``: ``results.json``, ``results.md`` (the tables and the findi
 trained models in ``models/``. A second run reuses the trained models; an interrupted
 run resumes from its last epoch checkpoint.
 
-    python examples/reproduce_paper.py            # default run, about 10 minutes on 2 cores
-    python examples/reproduce_paper.py --quick    # a smaller run, about 1.5 minutes
+    python examples/reproduce_paper.py            # default run, 8 minutes on 2 CPU cores
+    python examples/reproduce_paper.py --quick    # a smoke run, about 30 seconds
 """
 
 from __future__ import annotations
@@ -534,7 +534,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="a smaller run (about 90 s)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run (about 30 s on 2 cores)")
     parser.add_argument("--dataset", default="shapetexture", choices=DATASETS)
     parser.add_argument("--data-root", type=Path, help="folder of a real data set")
     parser.add_argument("--out", type=Path, default=Path("runs/reproduce"))
