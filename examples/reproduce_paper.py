@@ -233,6 +233,9 @@ def train_all(settings: Settings, data: dict[str, Any], out: Path, device: torch
     models: dict[str, tuple[nn.Module, dict[str, Any]]] = {}
     specs = model_specs(settings)
     for name, spec in specs.items():
+        if spec.get("train", "train") not in data:
+            log.info("skipping %s: %s has no %s split", name, settings.dataset, spec["train"])
+            continue
         recipe = spec["recipe"]
         if name == "underfit":
             recipe = _underfit_recipe(settings, models)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "reproduce_paper.py"
 TINY = [
@@ -83,3 +84,24 @@ def test_bad_command_lines(args, message, tmp_path):
     result = _run(*args, "--out", str(tmp_path))
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_real_data_protocol_on_an_image_folder(tmp_path):
+    """--dataset folder runs the same protocol (no shape-only control) on a fake tree."""
+    from PIL import Image
+
+    generator = torch.Generator().manual_seed(0)
+    for split in ("train", "test"):
+        for name in ("cat", "dog", "fox"):
+            folder = tmp_path / "data" / split / name
+            folder.mkdir(parents=True)
+            for i in range(8):
+                pixels = (torch.rand(20, 20, 3, generator=generator) * 255).to(torch.uint8)
+                Image.fromarray(pixels.numpy()).save(folder / f"{i}.png")
+    out = tmp_path / "out"
+    result = _run(*TINY, "--set", "train_size=24", "--set", "test_size=24", "--dataset",
+                  "folder", "--data-root", str(tmp_path / "data"), "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    models = json.loads((out / "results.json").read_text())["models"]
+    assert "shape_only" not in models and {"standard", "underfit"} <= set(models)
+    assert "skipping shape_only" in result.stderr
