@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -31,6 +32,9 @@ import time
 from collections.abc import Callable
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import reset_peak_rss, status_mib
 
 from shapebias.models import resnet18, small_cnn
 from shapebias.saliency import integrated_gradients, smoothgrad
@@ -155,15 +159,6 @@ def report_times(args: argparse.Namespace) -> None:
             print(f"  {name:58s} {t:8.3f} {t / bare_time:7.2f} {t / best_captum:14.2f}")
 
 
-def _status_mib(field: str) -> float:
-    """A memory field of /proc/self/status (VmRSS, VmHWM) in MiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
 def child(config: str, args: argparse.Namespace) -> None:
     """Run one configuration once in this fresh process; print its peak RSS growth in MiB.
 
@@ -173,9 +168,7 @@ def child(config: str, args: argparse.Namespace) -> None:
     """
     model, images, labels = setup(args)
     bare(model, images[:1], labels[:1], 1)  # load kernels and allocator pools first
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")  # reset VmHWM to the current RSS
-    before = _status_mib("VmRSS")
+    before = reset_peak_rss()
     kind, size = config.split(":")
     batch = None if size == "all" else int(size)
     if kind == "smoothgrad":
@@ -204,7 +197,7 @@ def child(config: str, args: argparse.Namespace) -> None:
         )
     else:
         bare(model, images, labels, 1)
-    print(json.dumps({"peak_rss_growth_mib": _status_mib("VmHWM") - before}))
+    print(json.dumps({"peak_rss_growth_mib": status_mib("VmHWM") - before}))
 
 
 def report_memory(args: argparse.Namespace) -> None:

@@ -65,7 +65,7 @@ def iterate_batches(
     """
     width = 1 + len(label_names)
     layout = "(" + ", ".join(("images", *label_names)) + ")"
-    if isinstance(data, (tuple, list)) and data and isinstance(data[0], torch.Tensor):
+    if _is_tensor_tuple(data):
         if len(data) != width:
             raise ValueError(f"data must be {layout}, got a tuple of {len(data)} tensors.")
         batch = _checked(data, label_names)
@@ -84,6 +84,11 @@ def iterate_batches(
                 + (f" with {len(batch)} entries." if isinstance(batch, (tuple, list)) else ".")
             )
         yield _checked(batch[:width], label_names)
+
+
+def _is_tensor_tuple(data: Any) -> bool:
+    """Whether ``data`` is a tuple of tensors ``(images, labels, ...)`` rather than batches."""
+    return isinstance(data, (tuple, list)) and bool(data) and isinstance(data[0], torch.Tensor)
 
 
 def _checked(batch: Any, label_names: tuple[str, ...]) -> tuple[torch.Tensor, ...]:
@@ -193,7 +198,7 @@ def robust_accuracy(
 
 
 def _length(data: Any, batch_size: int) -> int | None:
-    if isinstance(data, (tuple, list)) and data and isinstance(data[0], torch.Tensor):
+    if _is_tensor_tuple(data):
         return -(-data[0].shape[0] // batch_size)
     try:
         return len(data)
