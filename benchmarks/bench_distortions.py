@@ -1,18 +1,18 @@
 """Time shapebias.distortions against the paper's per-image NumPy path and a plain copy.
 
-Part 1: ``patch_shuffle`` (grid 4) followed by ``saturate`` (p 8) on a batch of RGB
-images, against (a) one plain copy of the batch (the memory-bound limit) and (b) the
-per-image NumPy code path of the paper's pipeline (per image: saturate with the
-formula, cut patches, permute, concatenate; then stack into a batch tensor). Both
-produce an ``(N, 3, H, W)`` float32 tensor. Timed with 2 threads and with 1 thread,
-round-robin (so load drifts hit every path alike), median of ``--repeats``. Part 2:
+Part 1: ``patch_shuffle`` (grid 4) followed by ``saturate`` (p 8, in place on the
+shuffled batch with ``out=``; also without ``out=``) on a batch of RGB images, against
+(a) one plain copy of the batch (the memory-bound limit) and (b) the per-image NumPy
+code path of the paper's pipeline (per image: saturate with the formula, cut patches,
+permute, concatenate; then stack into a batch tensor). All produce an ``(N, 3, H, W)``
+float32 tensor. Timed with 2 threads and with 1 thread, round-robin (so load drifts hit
+every path alike), median of ``--repeats``. Part 2:
 images per second of each ``stylize`` backend (AdaIN with random full-size weights:
 same cost as the real ones).
 
-Peak memory: each path runs once in its own fresh interpreter, which samples its
-resident memory every millisecond and reports the largest growth over the state right
-after building the inputs (CPU memory only; includes the output batch and temporaries
-that live longer than a millisecond).
+Peak memory: each path runs once in its own fresh interpreter, which reports the growth
+of its peak resident set (Linux VmHWM, reset right after building the inputs; CPU
+memory only; includes the output batch and every temporary).
 
 Usage: PYTHONPATH=$PWD python benchmarks/bench_distortions.py [--batch 256] [--size 224]
 """
@@ -22,13 +22,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import threading
 from collections.abc import Callable
 from functools import partial
 
 import numpy as np
 import torch
-from _common import interleaved_medians, machine, peak_memory_in_subprocess
+from _common import (
+    interleaved_medians,
+    machine,
+    peak_memory_in_subprocess,
+    reset_peak_rss,
+    status_mib,
+)
 
 from shapebias.distortions import (
     AdaIN,
@@ -76,12 +81,22 @@ def make_inputs(args: argparse.Namespace) -> Inputs:
     return images, [np.ascontiguousarray(x.permute(1, 2, 0).numpy()) for x in images]
 
 
+def shuffle_then_saturate_in_place(
+    images: torch.Tensor, grid: int, p: float, generator: torch.Generator
+) -> torch.Tensor:
+    shuffled = patch_shuffle(images, grid, generator=generator)
+    return saturate(shuffled, p, out=shuffled)
+
+
 def paths(args: argparse.Namespace, inputs: Inputs) -> dict[str, Callable[[], object]]:
     images, images_hwc = inputs
     generator = torch.Generator().manual_seed(0)
     return {
         "plain copy (limit)": lambda: images.clone(),
-        "shapebias shuffle+saturate": lambda: saturate(
+        "shapebias shuffle+saturate": partial(
+            shuffle_then_saturate_in_place, images, args.grid, args.p, generator
+        ),
+        "  same, saturate without out=": lambda: saturate(
             patch_shuffle(images, args.grid, generator=generator), args.p
         ),
         "  shapebias patch_shuffle": lambda: patch_shuffle(images, args.grid, generator=generator),
@@ -90,37 +105,12 @@ def paths(args: argparse.Namespace, inputs: Inputs) -> dict[str, Callable[[], ob
     }
 
 
-def current_rss_mib() -> float:
-    """Resident memory right now (Linux ``/proc/self/statm``), in MiB."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_rss_growth(fn: Callable[[], object], interval: float = 1e-3) -> float:
-    """Largest resident-memory growth seen while ``fn`` runs, sampled every ``interval`` s.
-
-    ``ru_maxrss`` is not used: on this kernel it missed buffers that were freed before
-    the kernel synced its counters (a 147 MiB clone showed as +3 MiB).
-    """
-    before, peak, done = current_rss_mib(), [0.0], threading.Event()
-
-    def sample() -> None:
-        while not done.wait(interval):
-            peak[0] = max(peak[0], current_rss_mib())
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    result = fn()
-    peak[0] = max(peak[0], current_rss_mib())
-    done.set()
-    sampler.join()
-    del result
-    return peak[0] - before
-
-
 def measure_only(args: argparse.Namespace) -> None:
     run = paths(args, make_inputs(args))[args.measure_only]
-    print(json.dumps({"peak_mib": peak_rss_growth(run)}))
+    before = reset_peak_rss()
+    result = run()
+    print(json.dumps({"peak_mib": status_mib("VmHWM") - before}))
+    del result
 
 
 def load() -> str:
@@ -138,12 +128,18 @@ def part_one(args: argparse.Namespace) -> None:
         f"patch_shuffle(grid={args.grid}) + saturate(p={args.p:g}) on "
         f"{args.batch}x3x{args.size}x{args.size} float32; {load()}"
     )
+    times = {}
     for threads in (args.threads, 1):
         torch.set_num_threads(threads)
-        times = interleaved_medians(functions, args.repeats, CPU)
-        paper = times["paper per-image NumPy"]
+        times[threads] = interleaved_medians(functions, args.repeats, CPU)
+    # The NumPy path ignores torch's thread count; its median swings with the allocator's
+    # state (measured alone: 220-240 ms, with first runs up to 550 ms), so every ratio is
+    # taken against its faster median: the conservative comparison.
+    paper = min(medians["paper per-image NumPy"] for medians in times.values())
+    print(f"paper/this against the paper path's faster median, {paper * 1e3:.1f} ms")
+    for threads, medians in times.items():
         print(f"{threads} thread(s), median of {args.repeats}:")
-        for name, seconds in times.items():
+        for name, seconds in medians.items():
             print(
                 f"  {name:30s} {seconds * 1e3:8.1f} ms  {args.batch / seconds:7.0f} img/s  "
                 f"paper/this {paper / seconds:5.2f}x  peak RSS +{memory[name]['peak_mib']:5.0f} MiB"

@@ -12,6 +12,7 @@ from shapebias._validation import check_generator, check_images, check_real
 __all__ = [
     "check_batch_like",
     "check_fraction",
+    "check_out",
     "check_random_inputs",
     "per_image_or_batch",
     "pick_generator",
@@ -66,3 +67,38 @@ def check_random_inputs(images: Any, generator: Any) -> None:
     """The checks every random distortion runs first."""
     check_images(images)
     check_generator(generator, images)
+
+
+def _byte_span(tensor: torch.Tensor) -> tuple[int, int]:
+    """The first and one-past-last byte ``tensor`` can touch (non-negative strides)."""
+    extents = zip(tensor.shape, tensor.stride(), strict=True)
+    last = sum((size - 1) * stride for size, stride in extents)
+    start = tensor.data_ptr()
+    return start, start + (last + 1) * tensor.element_size()
+
+
+def check_out(out: Any, images: torch.Tensor) -> None:
+    """Check an ``out=`` tensor: ``images``' shape, dtype and device; ``images`` itself
+    (in place) or memory that does not overlap it; not tracked by autograd.
+    """
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"out must be a torch.Tensor or None, got {type(out).__name__}.")
+    if (out.shape, out.dtype, out.device) != (images.shape, images.dtype, images.device):
+        raise ValueError(
+            f"out must match images: shape {tuple(images.shape)}, {images.dtype} on "
+            f"{images.device}; got shape {tuple(out.shape)}, {out.dtype} on {out.device}. "
+            "Allocate it with torch.empty_like(images), or pass out=images to work in place."
+        )
+    if torch.is_grad_enabled() and (out.requires_grad or images.requires_grad):
+        raise ValueError(
+            "out= is not differentiable: images or out requires grad. Call without out= "
+            "(or under torch.no_grad()) to keep the graph."
+        )
+    same = out.data_ptr() == images.data_ptr() and out.stride() == images.stride()
+    if not same and out.untyped_storage().data_ptr() == images.untyped_storage().data_ptr():
+        (start, end), (other_start, other_end) = _byte_span(out), _byte_span(images)
+        if start < other_end and other_start < end:
+            raise ValueError(
+                "out overlaps images without being the same view; pass out=images to work "
+                "in place, or a separate tensor (torch.empty_like(images))."
+            )

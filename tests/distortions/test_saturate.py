@@ -121,3 +121,81 @@ def test_float32_within_one_ulp_of_float64_formula(p):
     exact = saturate(images.double(), p)
     error = (saturate(images, p).double() - exact).abs().max()
     assert error <= 2**-23  # two float32 steps in [1/2, 1); measured: 1.07 (pow: 0.79)
+
+
+@pytest.mark.parametrize("p", [8.0, 1024.0, math.inf])
+def test_out_in_place_and_separate_equal_the_fresh_result(p):
+    images = torch.rand(1, 3, 600, 600, generator=torch.Generator().manual_seed(3))
+    expected = saturate(images, p)
+    batch = images.clone()
+    assert saturate(batch, p, out=batch) is batch  # several chunks, in place
+    assert torch.equal(batch, expected)
+    target = torch.empty_like(images)
+    assert saturate(images, p, out=target) is target
+    assert torch.equal(target, expected)
+
+
+def test_out_with_other_strides_or_gaps_gives_the_same_values():
+    images = torch.rand(2, 3, 10, 12)
+    expected = saturate(images, 8)
+    channels_last = torch.empty_like(images, memory_format=torch.channels_last)
+    assert torch.equal(saturate(images, 8, out=channels_last), expected)
+    wide = torch.zeros(2, 3, 10, 24)
+    assert torch.equal(saturate(images, 8, out=wide[..., ::2]), expected)
+    assert torch.all(wide[..., 1::2] == 0)  # the gaps are left alone
+
+
+def test_out_leaves_the_input_alone():
+    images = torch.rand(2, 3, 8, 8)
+    before = images.clone()
+    saturate(images, 8, out=torch.empty_like(images))
+    assert torch.equal(images, before)
+
+
+@pytest.mark.parametrize(
+    ("make_out", "error", "match"),
+    [
+        (lambda x: x.numpy(), TypeError, "out must be a torch.Tensor"),
+        (lambda x: torch.empty(2, 3, 8, 9), ValueError, "out must match images"),
+        (lambda x: torch.empty_like(x, dtype=torch.float64), ValueError, "out must match"),
+        (lambda x: x.requires_grad_(True), ValueError, "out= is not differentiable"),
+    ],
+)
+def test_bad_out(make_out, error, match):
+    images = torch.rand(2, 3, 8, 8)
+    with pytest.raises(error, match=match):
+        saturate(images, 8, out=make_out(images.clone()))
+
+
+def test_out_that_partly_overlaps_images_is_refused():
+    storage = torch.rand(3, 3, 8, 8)
+    with pytest.raises(ValueError, match="out overlaps images"):
+        saturate(storage[:2], 8, out=storage[1:])
+    with pytest.raises(ValueError, match="out= is not differentiable"):
+        saturate(torch.rand(1, 3, 4, 4, requires_grad=True), 8, out=torch.empty(1, 3, 4, 4))
+
+
+def test_module_inplace_overwrites_its_input_and_default_does_not():
+    images = torch.rand(2, 3, 8, 8)
+    expected = saturate(images, 8)
+    untouched = images.clone()
+    assert torch.equal(Saturate(8)(images), expected)
+    assert torch.equal(images, untouched)
+    assert Saturate(8, inplace=True)(images) is images
+    assert torch.equal(images, expected)
+    assert repr(Saturate(8, inplace=True)) == "Saturate(p=8, inplace=True)"
+
+
+def test_inplace_after_a_shuffle_leaves_the_callers_batch_alone():
+    from torchvision.transforms import v2
+
+    from shapebias.distortions import PatchShuffle, patch_shuffle
+
+    images = torch.rand(2, 3, 8, 8)
+    untouched = images.clone()
+    pipeline = v2.Compose(
+        [PatchShuffle(2, generator=torch.Generator().manual_seed(0)), Saturate(8, inplace=True)]
+    )
+    shuffled = patch_shuffle(images, 2, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(pipeline(images), saturate(shuffled, 8))
+    assert torch.equal(images, untouched)
