@@ -11,10 +11,13 @@ images per second of each ``stylize`` backend (AdaIN with random full-size weigh
 same cost as the real ones).
 
 Peak memory: each path runs once in its own fresh interpreter, which reports the growth
-of its peak resident set (Linux VmHWM, reset right after building the inputs; CPU
-memory only; includes the output batch and every temporary).
+of its peak resident set (Linux VmHWM, reset right after building the inputs; includes
+the output batch and every temporary), or with ``--device cuda`` the growth of
+``torch.cuda.max_memory_allocated``. On a GPU the shapebias paths and the copy run on
+the device and the per-image path ends with an upload of its batch (only the 2-thread
+setting is timed).
 
-Usage: PYTHONPATH=$PWD python benchmarks/bench_distortions.py [--batch 256] [--size 224]
+Usage: python benchmarks/bench_distortions.py [--batch 256] [--size 224] [--device cuda]
 """
 
 from __future__ import annotations
@@ -44,8 +47,6 @@ from shapebias.distortions import (
     vgg_encoder,
 )
 
-CPU = torch.device("cpu")
-
 
 def paper_saturate(image: np.ndarray, p: float) -> np.ndarray:
     centred = 2 * image - 1
@@ -67,10 +68,13 @@ def paper_shuffle(image: np.ndarray, grid: int, rng: np.random.Generator) -> np.
     return np.concatenate(rows, axis=0)
 
 
-def paper_path(images_hwc: list[np.ndarray], grid: int, p: float) -> torch.Tensor:
+def paper_path(
+    images_hwc: list[np.ndarray], grid: int, p: float, device: torch.device
+) -> torch.Tensor:
     rng = np.random.default_rng(0)
     out = [paper_saturate(paper_shuffle(image, grid, rng), p) for image in images_hwc]
-    return torch.from_numpy(np.stack(out).astype(np.float32, copy=False)).permute(0, 3, 1, 2)
+    batch = torch.from_numpy(np.stack(out).astype(np.float32, copy=False)).permute(0, 3, 1, 2)
+    return batch.to(device)
 
 
 Inputs = tuple[torch.Tensor, list[np.ndarray]]
@@ -78,7 +82,8 @@ Inputs = tuple[torch.Tensor, list[np.ndarray]]
 
 def make_inputs(args: argparse.Namespace) -> Inputs:
     images = torch.rand(args.batch, 3, args.size, args.size)
-    return images, [np.ascontiguousarray(x.permute(1, 2, 0).numpy()) for x in images]
+    images_hwc = [np.ascontiguousarray(x.permute(1, 2, 0).numpy()) for x in images]
+    return images.to(args.device), images_hwc
 
 
 def shuffle_then_saturate_in_place(
@@ -90,7 +95,7 @@ def shuffle_then_saturate_in_place(
 
 def paths(args: argparse.Namespace, inputs: Inputs) -> dict[str, Callable[[], object]]:
     images, images_hwc = inputs
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator(args.device).manual_seed(0)
     return {
         "plain copy (limit)": lambda: images.clone(),
         "shapebias shuffle+saturate": partial(
@@ -101,15 +106,22 @@ def paths(args: argparse.Namespace, inputs: Inputs) -> dict[str, Callable[[], ob
         ),
         "  shapebias patch_shuffle": lambda: patch_shuffle(images, args.grid, generator=generator),
         "  shapebias saturate": lambda: saturate(images, args.p),
-        "paper per-image NumPy": lambda: paper_path(images_hwc, args.grid, args.p),
+        "paper per-image NumPy": lambda: paper_path(images_hwc, args.grid, args.p, args.device),
     }
 
 
 def measure_only(args: argparse.Namespace) -> None:
     run = paths(args, make_inputs(args))[args.measure_only]
-    before = reset_peak_rss()
-    result = run()
-    print(json.dumps({"peak_mib": status_mib("VmHWM") - before}))
+    if args.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(args.device)
+        before = torch.cuda.memory_allocated(args.device)
+        result = run()
+        peak = (torch.cuda.max_memory_allocated(args.device) - before) / 2**20
+    else:
+        before = reset_peak_rss()
+        result = run()
+        peak = status_mib("VmHWM") - before
+    print(json.dumps({"peak_mib": peak}))
     del result
 
 
@@ -129,9 +141,9 @@ def part_one(args: argparse.Namespace) -> None:
         f"{args.batch}x3x{args.size}x{args.size} float32; {load()}"
     )
     times = {}
-    for threads in (args.threads, 1):
+    for threads in (args.threads, 1) if args.device.type == "cpu" else (args.threads,):
         torch.set_num_threads(threads)
-        times[threads] = interleaved_medians(functions, args.repeats, CPU)
+        times[threads] = interleaved_medians(functions, args.repeats, args.device)
     # The NumPy path ignores torch's thread count; its median swings with the allocator's
     # state (measured alone: 220-240 ms, with first runs up to 550 ms), so every ratio is
     # taken against its faster median: the conservative comparison.
@@ -152,14 +164,14 @@ def argv_for(args: argparse.Namespace) -> list[str]:
     """The options that shape part 1's inputs, for the measuring subprocess."""
     return [
         *("--batch", str(args.batch), "--size", str(args.size), "--grid", str(args.grid)),
-        *("--p", str(args.p), "--threads", str(args.threads)),
+        *("--p", str(args.p), "--threads", str(args.threads), "--device", str(args.device)),
     ]
 
 
 def part_two(args: argparse.Namespace) -> None:
-    content = torch.rand(args.style_batch, 3, args.size, args.size)
-    style = torch.rand(args.style_batch, 3, args.size, args.size)
-    network = AdaIN(vgg_encoder(), adain_decoder())
+    content = torch.rand(args.style_batch, 3, args.size, args.size, device=args.device)
+    style = torch.rand(args.style_batch, 3, args.size, args.size, device=args.device)
+    network = AdaIN(vgg_encoder(), adain_decoder()).to(args.device)
     backends = {
         "fourier": {"method": "fourier"},
         f"random_features ({args.steps} steps)": {"method": "random_features", "steps": args.steps},
@@ -167,7 +179,8 @@ def part_two(args: argparse.Namespace) -> None:
     }
     print(f"\nstylize, batch of {args.style_batch} at {args.size}x{args.size}")
     for name, options in backends.items():
-        seconds = interleaved_medians({name: partial(stylize, content, style, **options)}, 1, CPU)
+        run = partial(stylize, content, style, **options)
+        seconds = interleaved_medians({name: run}, 1, args.device)
         seconds = seconds[name]
         print(f"{name:30s} {args.style_batch / seconds:9.2f} img/s")
 
@@ -182,13 +195,14 @@ def main() -> None:
     parser.add_argument("--style-batch", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10, help="random_features steps")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", type=torch.device, default=torch.device("cpu"))
     parser.add_argument("--skip-stylize", action="store_true", help="only part 1")
     parser.add_argument("--measure-only", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.measure_only:
         return measure_only(args)
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}, device {args.device}")
     part_one(args)
     if args.skip_stylize:
         return None
