@@ -13,7 +13,7 @@ Outputs in ``--out``: ``results.json``, ``results.md`` (the tables and the findi
 trained models in ``models/``. A second run reuses the trained models; an interrupted
 run resumes from its last epoch checkpoint.
 
-    python examples/reproduce_paper.py            # default run, 8 minutes on 2 CPU cores
+    python examples/reproduce_paper.py            # default run, 5-8 minutes on 2 CPU cores
     python examples/reproduce_paper.py --quick    # a smoke run, about 30 seconds
 """
 
