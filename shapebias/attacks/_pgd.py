@@ -141,8 +141,10 @@ def _one_run(
             adversarial[where[done]] = x[done]
             fooled[where[done]] = success[done]
             objective_out[where[done]] = objective.detach()[done]
-            if last:
-                break
+        if last:
+            break
+        assert grad is not None  # taken on every step but the last
+        if plan.early_stop:
             keep = ~done
             x, clean, target, eps, step_size, where, grad = (
                 t[keep] for t in (x, clean, target, eps, step_size, where, grad)

@@ -111,6 +111,7 @@ def _survivors(
                 "got a targeted attack. Use targeted=False."
             )
         fooled = run_attack(model, images, labels, plan, active=correct).fooled
+        assert fooled is not None  # an active= mask makes run_attack evaluate the end points
         return correct & ~fooled
     survived = correct.clone()
     if bool(correct.any()):

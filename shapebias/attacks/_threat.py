@@ -61,13 +61,15 @@ def random_start(
     L-inf: each pixel uniform in ``[-eps, eps]``. L2: uniform in the ball's volume, a
     Gaussian direction with radius ``eps * u ** (1 / d)``.
     """
-    kwargs = {"dtype": images.dtype, "device": images.device, "generator": generator}
+    dtype, device = images.dtype, images.device
     if norm == "linf":
-        return (2 * torch.rand(images.shape, **kwargs) - 1) * eps
-    direction = torch.randn(images.shape, **kwargs)
+        uniform = torch.rand(images.shape, dtype=dtype, device=device, generator=generator)
+        return (2 * uniform - 1) * eps
+    direction = torch.randn(images.shape, dtype=dtype, device=device, generator=generator)
     direction = direction / _per_sample_l2(direction).clamp_min(_TINY)
     dims = images[0].numel()
-    radius = torch.rand((images.shape[0], 1, 1, 1), **kwargs) ** (1.0 / dims)
+    u = torch.rand((images.shape[0], 1, 1, 1), dtype=dtype, device=device, generator=generator)
+    radius = u ** (1.0 / dims)
     return direction * radius * eps
 
 

@@ -288,6 +288,9 @@ class ShapeTextureDataset(Dataset):
         if spec.shape is None:
             image = fill
         else:
+            # _sample_spec sets every object field whenever it sets a shape
+            assert spec.background_texture is not None and spec.background_colour is not None
+            assert spec.centre is not None and spec.radius is not None and spec.rotation is not None
             background_texture = render_texture(spec.background_texture, size, rng)
             image = _layer(spec.background_colour, background_texture, contrast)
             x, y = pixel_grid(size)

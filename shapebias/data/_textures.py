@@ -192,7 +192,7 @@ def _tile_crop(name: str, image_size: int, rng: np.random.Generator) -> np.ndarr
     top, left = rng.integers(0, tile.shape[0] - image_size + 1, size=2)
     crop = tile[top : top + image_size, left : left + image_size]
     turns, flip = rng.integers(0, 4), rng.integers(0, 2)
-    crop = np.rot90(crop, turns)
+    crop = np.rot90(crop, int(turns))
     if flip:
         crop = crop[:, ::-1]
     return np.ascontiguousarray(crop).ravel()

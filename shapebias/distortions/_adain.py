@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -22,8 +22,12 @@ from shapebias.distortions._checks import check_batch_like, check_fraction
 __all__ = ["AdaIN", "adain_decoder", "adain_statistics", "load_adain", "vgg_encoder"]
 
 _RELU4_1 = 31  # encoder layers used: indices 0..30
-_ENCODER_PLAN = (1, 1, "M", 2, 2, "M", 4, 4, 4, 4, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8)
-_DECODER_PLAN = (4, "U", 4, 4, 4, 2, "U", 2, 1, "U", 1)  # output widths before the last conv
+# Conv widths as multiples of the base width; "M" a max-pool, "U" an upsample.
+_ENCODER_PLAN: tuple[int | Literal["M"], ...] = (
+    1, 1, "M", 2, 2, "M", 4, 4, 4, 4, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8
+)  # fmt: skip
+# output widths before the last conv
+_DECODER_PLAN: tuple[int | Literal["U"], ...] = (4, "U", 4, 4, 4, 2, "U", 2, 1, "U", 1)
 _EPS = 1e-5
 
 

@@ -11,9 +11,15 @@ import torch.nn.functional as F
 
 from shapebias._validation import check_images
 
-__all__ = ["IMAGE_SUFFIXES", "StyleSource", "resize_images"]
+__all__ = ["IMAGE_SUFFIXES", "StyleSource", "image_size", "resize_images"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def image_size(images: torch.Tensor) -> tuple[int, int]:
+    """``(H, W)`` of images shaped ``(..., H, W)``."""
+    height, width = images.shape[-2:]
+    return height, width
 
 
 def resize_images(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -91,7 +97,7 @@ class StyleSource:
 
     def select(self, indices: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """The styles at ``indices`` as a batch with ``like``'s size, device and dtype."""
-        channels, size = like.shape[1], tuple(like.shape[-2:])
+        channels, size = like.shape[1], image_size(like)
         batch = []
         for index in indices.tolist():
             style = self.images[index].to(device=like.device, dtype=like.dtype)

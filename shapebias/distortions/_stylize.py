@@ -19,7 +19,7 @@ from shapebias.distortions._checks import (
 )
 from shapebias.distortions._fourier import recombine
 from shapebias.distortions._random_features import random_feature_stylize
-from shapebias.distortions._styles import StyleSource, resize_images
+from shapebias.distortions._styles import StyleSource, image_size, resize_images
 
 __all__ = ["METHODS", "Stylize", "amplitude_swap", "stylize"]
 
@@ -33,7 +33,7 @@ def amplitude_swap(content: torch.Tensor, style: torch.Tensor, alpha: float) -> 
     """
     content_spectrum = torch.fft.rfft2(content)
     amplitude = torch.lerp(content_spectrum.abs(), torch.fft.rfft2(style).abs(), alpha)
-    return recombine(amplitude, content_spectrum.angle(), tuple(content.shape[-2:]))
+    return recombine(amplitude, content_spectrum.angle(), image_size(content))
 
 
 def _check_adain(adain: Any, method: str) -> AdaIN | None:
@@ -130,7 +130,7 @@ def stylize(
             return network(content, style, settings["alpha"])
     check_batch_like(style, content, "style", same_size=False)
     if settings["method"] == "fourier":
-        style = resize_images(style, tuple(content.shape[-2:]))
+        style = resize_images(style, image_size(content))
         with torch.no_grad():
             return amplitude_swap(content, style, settings["alpha"]).clamp_(0, 1)
     if generator is None:

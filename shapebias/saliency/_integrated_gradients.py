@@ -45,8 +45,8 @@ def path_nodes(steps: int, method: str) -> tuple[list[float], list[float]]:
         weights = [1.0 / steps] * (steps + 1)
         weights[0] = weights[-1] = 0.5 / steps
         return alphas, weights
-    nodes, weights = np.polynomial.legendre.leggauss(steps)
-    return ((nodes + 1) / 2).tolist(), (weights / 2).tolist()
+    nodes, node_weights = np.polynomial.legendre.leggauss(steps)
+    return ((nodes + 1) / 2).tolist(), (node_weights / 2).tolist()
 
 
 def _baseline_tensor(baseline: Any, images: torch.Tensor) -> torch.Tensor:

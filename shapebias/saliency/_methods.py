@@ -65,9 +65,10 @@ def call_rewound(
     use the same noise.
     """
     generator = method_kwargs.get("generator")
-    state = generator.get_state() if isinstance(generator, torch.Generator) else None
+    if not isinstance(generator, torch.Generator):
+        return saliency_fn(model, images, target, **method_kwargs)
+    state = generator.get_state()
     try:
         return saliency_fn(model, images, target, **method_kwargs)
     finally:
-        if state is not None:
-            generator.set_state(state)
+        generator.set_state(state)

@@ -109,7 +109,7 @@ def shard_loader(loader: Any) -> Any:
             "train_data uses a custom batch_sampler, which fit cannot shard. Build the "
             "DataLoader with sampler=DistributedSampler(dataset) yourself."
         )
-    sampler = DistributedSampler(
+    sampler: DistributedSampler[int] = DistributedSampler(
         loader.dataset,
         shuffle=isinstance(loader.sampler, RandomSampler),
         drop_last=loader.drop_last,

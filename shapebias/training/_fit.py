@@ -70,8 +70,8 @@ class _Run:
 def _model_device(model: nn.Module) -> torch.device:
     for tensor in model.parameters():
         return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
+    for buffer in model.buffers():
+        return buffer.device
     return torch.device("cpu")
 
 
@@ -169,7 +169,7 @@ def _batches(loader: Any) -> int | None:
 
 def _train_epoch(run: _Run, state: TrainingState, global_step: int) -> tuple[float, int, int]:
     """One pass over the training data; returns (loss summed over samples, samples, steps)."""
-    sampler = getattr(run.loader, "sampler", None)
+    sampler: Any = getattr(run.loader, "sampler", None)
     if hasattr(sampler, "set_epoch"):
         sampler.set_epoch(state.epoch)
     batches = _batches(run.loader)
@@ -450,11 +450,11 @@ def _run_epoch(
         )
     if run.scheduler is not None and run.scheduler_step == "epoch":
         run.scheduler.step()
-    loss_sum, seen = all_reduce_sum([loss_sum, float(seen)], run.device)
+    total_loss, total_seen = all_reduce_sum([loss_sum, float(seen)], run.device)
     state.epoch += 1
     metrics: dict[str, Any] = {
         "epoch": state.epoch,
-        "loss": loss_sum / seen,
+        "loss": total_loss / total_seen,
         "lr": run.optimizer.param_groups[0]["lr"],
     }
     if run.eval_data is not None:
