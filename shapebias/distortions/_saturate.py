@@ -128,7 +128,8 @@ class Saturate(nn.Module):
 
     With ``inplace=True`` it overwrites its input (like ``nn.ReLU(inplace=True)``): use it
     after a step that returns a fresh batch, e.g. ``Compose([PatchShuffle(4),
-    Saturate(8, inplace=True)])``, to skip allocating a second batch.
+    Saturate(8, inplace=True)])``, to skip allocating a second batch. Never as the first
+    step on images you keep: a ``TensorDataset``'s items, for one, are views of its data.
 
     Example:
         >>> import torch
