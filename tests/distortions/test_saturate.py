@@ -171,6 +171,8 @@ def test_out_that_partly_overlaps_images_is_refused():
     storage = torch.rand(3, 3, 8, 8)
     with pytest.raises(ValueError, match="out overlaps images"):
         saturate(storage[:2], 8, out=storage[1:])
+    expected = saturate(storage[:1], 8)
+    assert torch.equal(saturate(storage[:1], 8, out=storage[2:]), expected)  # disjoint: fine
     with pytest.raises(ValueError, match="out= is not differentiable"):
         saturate(torch.rand(1, 3, 4, 4, requires_grad=True), 8, out=torch.empty(1, 3, 4, 4))
 
