@@ -64,6 +64,22 @@ def reset_peak_rss() -> float:
     return status_mib("VmRSS")
 
 
+def peak_growth_mib(fn: Callable[[], object], device: torch.device) -> float:
+    """Run ``fn`` once and return how far it raised the peak memory, in MiB.
+
+    On a GPU: ``torch.cuda.max_memory_allocated`` over what was allocated before. On the
+    CPU: the resident set's high-water mark (VmHWM, reset first) over the RSS before.
+    """
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        fn()
+        return (torch.cuda.max_memory_allocated(device) - before) / 2**20
+    before = reset_peak_rss()
+    fn()
+    return status_mib("VmHWM") - before
+
+
 def peak_memory_in_subprocess(script: str, args: list[str]) -> dict[str, float]:
     """Run ``script --measure-only ...`` in a fresh interpreter; it prints a JSON line."""
     output = subprocess.run(

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -18,9 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (
     interleaved_medians,
     machine,
+    peak_growth_mib,
     peak_memory_in_subprocess,
-    reset_peak_rss,
-    status_mib,
 )
 
 from shapebias.attacks import PGD, pgd, robust_accuracy
@@ -96,14 +96,8 @@ def setup(args):
 
 def measure_only(args):
     model, images, labels = setup(args)
-    before = reset_peak_rss()
-    if args.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    METHODS[args.measure_only](model, images, labels, args.steps)
-    if args.device.type == "cuda":
-        print(json.dumps({"peak_mib": torch.cuda.max_memory_allocated() / 2**20}))
-    else:
-        print(json.dumps({"peak_mib": status_mib("VmHWM") - before}))
+    attack = partial(METHODS[args.measure_only], model, images, labels, args.steps)
+    print(json.dumps({"peak_mib": peak_growth_mib(attack, args.device)}))
 
 
 def main():

@@ -33,9 +33,8 @@ import torch
 from _common import (
     interleaved_medians,
     machine,
+    peak_growth_mib,
     peak_memory_in_subprocess,
-    reset_peak_rss,
-    status_mib,
 )
 
 from shapebias.distortions import (
@@ -112,17 +111,7 @@ def paths(args: argparse.Namespace, inputs: Inputs) -> dict[str, Callable[[], ob
 
 def measure_only(args: argparse.Namespace) -> None:
     run = paths(args, make_inputs(args))[args.measure_only]
-    if args.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(args.device)
-        before = torch.cuda.memory_allocated(args.device)
-        result = run()
-        peak = (torch.cuda.max_memory_allocated(args.device) - before) / 2**20
-    else:
-        before = reset_peak_rss()
-        result = run()
-        peak = status_mib("VmHWM") - before
-    print(json.dumps({"peak_mib": peak}))
-    del result
+    print(json.dumps({"peak_mib": peak_growth_mib(run, args.device)}))
 
 
 def load() -> str:
