@@ -10,6 +10,8 @@ Nothing here downloads anything. Constants:
   ``k`` owns ``SHAPES[k]`` and ``TEXTURES[k]``.
 - ``DEFAULT_TEXTURE_CONTRAST``: 0.06, the high-pass contrast of scikit-image's real
   textures (see :class:`ShapeTextureDataset`).
+- ``SHAPE_TEXTURE_AXES``: one :class:`DatasetAxis` (name, default, help) per keyword of
+  :class:`ShapeTextureDataset` that changes how its images look.
 - ``IMAGE_EXTENSIONS``: the file endings :func:`image_folder` accepts by default.
 """
 
@@ -24,7 +26,9 @@ from shapebias.data._loaders import (
 from shapebias.data._samples import SAMPLE_NAMES, sample_images
 from shapebias.data._shape_texture import (
     DEFAULT_TEXTURE_CONTRAST,
+    SHAPE_TEXTURE_AXES,
     SPLITS,
+    DatasetAxis,
     ItemSpec,
     ShapeTextureDataset,
 )
@@ -36,8 +40,10 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "SAMPLE_NAMES",
     "SHAPES",
+    "SHAPE_TEXTURE_AXES",
     "SPLITS",
     "TEXTURES",
+    "DatasetAxis",
     "ImageArrayDataset",
     "ImageFileDataset",
     "ItemSpec",

@@ -15,7 +15,14 @@ from shapebias.data._preview import image_grid
 from shapebias.data._shapes import SHAPES, shape_mask
 from shapebias.data._textures import TEXTURES, pixel_grid, render_texture, warm_up
 
-__all__ = ["DEFAULT_TEXTURE_CONTRAST", "SPLITS", "ItemSpec", "ShapeTextureDataset"]
+__all__ = [
+    "DEFAULT_TEXTURE_CONTRAST",
+    "SHAPE_TEXTURE_AXES",
+    "SPLITS",
+    "DatasetAxis",
+    "ItemSpec",
+    "ShapeTextureDataset",
+]
 
 SPLITS = ("train", "test", "shape_only", "texture_only", "cue_conflict")
 """The splits of :class:`ShapeTextureDataset`; each has its own random stream."""
@@ -34,6 +41,37 @@ _DEFAULT_SIZES = {
 _RADIUS_RANGE = (0.28, 0.45)
 _COLOUR_RANGE = (0.2, 0.8)
 MAX_CLASSES = min(len(SHAPES), len(TEXTURES))
+
+
+@dataclass(frozen=True)
+class DatasetAxis:
+    """One image-generation setting of :class:`ShapeTextureDataset`.
+
+    Attributes:
+        name: the keyword argument of :class:`ShapeTextureDataset`.
+        default: its default value.
+        help: what it controls, in one line.
+    """
+
+    name: str
+    default: Any
+    help: str
+
+
+SHAPE_TEXTURE_AXES = (
+    DatasetAxis(
+        "texture_correlation",
+        1.0,
+        "probability that a train/test object's fill texture is its class's own",
+    ),
+    DatasetAxis(
+        "texture_contrast",
+        DEFAULT_TEXTURE_CONTRAST,
+        "high-pass standard deviation of every texture, in [0, 0.5]",
+    ),
+)
+"""Every keyword of :class:`ShapeTextureDataset` that changes how images look, so that
+scripts can expose them (``reproduce_paper.py --set NAME=VALUE``) without guessing."""
 
 
 @dataclass(frozen=True)

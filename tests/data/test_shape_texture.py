@@ -324,3 +324,15 @@ def test_preview_without_matplotlib_names_the_plot_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"shapebias\[plot\]"):
         _dataset("train").preview(2)
+
+
+def test_axes_table_matches_the_constructor():
+    import inspect
+
+    from shapebias.data import SHAPE_TEXTURE_AXES
+
+    parameters = inspect.signature(ShapeTextureDataset).parameters
+    for axis in SHAPE_TEXTURE_AXES:
+        assert parameters[axis.name].kind is inspect.Parameter.KEYWORD_ONLY
+        assert parameters[axis.name].default == axis.default, axis.name
+        assert axis.help
