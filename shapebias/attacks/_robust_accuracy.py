@@ -9,7 +9,10 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from shapebias._distributed import all_reduce_sum, shard_data
+from shapebias._precision import evaluation_autocast
 from shapebias._validation import (
+    check_autocast,
     check_callable,
     check_images,
     check_int,
@@ -133,6 +136,7 @@ def robust_accuracy(
     *,
     batch_size: int = 256,
     progress: bool = True,
+    autocast: torch.dtype | None = None,
 ) -> RobustAccuracy:
     """Clean and robust accuracy of ``model`` on ``data`` under ``attack``.
 
@@ -149,6 +153,13 @@ def robust_accuracy(
         attack: e.g. ``PGD(eps=8/255)``; must be untargeted.
         batch_size: chunk size when ``data`` is a tensor pair.
         progress: show a tqdm progress bar.
+        autocast: ``torch.bfloat16`` or ``torch.float16`` runs the clean forward under
+            :func:`torch.autocast`; the attack (and its gradient) stays in float32.
+
+    Under ``torchrun`` each process evaluates its contiguous block of ``data`` (see
+    :doc:`/guide/real_models`) and the counts are summed over processes, so every process
+    returns the single-process result (with a deterministic attack; a random start draws
+    per batch, like a different ``batch_size``).
 
     Returns:
         A :class:`RobustAccuracy` with rates and counts over the whole dataset.
@@ -168,8 +179,10 @@ def robust_accuracy(
     """
     check_int(batch_size, "batch_size", low=1)
     check_callable(attack, "attack")
+    check_autocast(autocast)
     warn_if_train_mode(model, "robust_accuracy")
-    total = clean_correct = robust_correct = 0
+    data = shard_data(data)
+    total, counts = 0, []
     batches = tqdm(
         iterate_batches(data, batch_size),
         total=_length(data, batch_size),
@@ -178,15 +191,15 @@ def robust_accuracy(
         leave=False,
     )
     for images, labels in batches:
-        with torch.no_grad():
+        with torch.no_grad(), evaluation_autocast(autocast, images.device):
             logits = model(images)
         check_logits(logits, images.shape[0], labels)
         correct = logits.argmax(1) == labels
         survived = _survivors(model, attack, images, labels, correct)
         total += images.shape[0]
-        clean_correct += int(correct.sum())
-        robust_correct += int(survived.sum())
-        batches.set_postfix(clean=clean_correct / total, robust=robust_correct / total)
+        counts.append(torch.stack([correct.sum(), survived.sum()]))  # no host sync per batch
+    local = torch.stack(counts).sum(0).tolist() if counts else [0, 0]
+    total, clean_correct, robust_correct = (int(c) for c in all_reduce_sum([total, *local]))
     if total == 0:
         raise ValueError("data must hold at least one sample, got an empty dataset.")
     return RobustAccuracy(

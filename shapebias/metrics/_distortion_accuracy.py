@@ -12,7 +12,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from shapebias._distributed import gather_tensor, rank_and_world, shard_data
+from shapebias._precision import evaluation_autocast
 from shapebias._validation import (
+    check_autocast,
     check_callable,
     check_images,
     check_int,
@@ -101,6 +104,7 @@ def distortion_accuracy(
     confidence: float = 0.95,
     num_bootstrap: int = 1000,
     progress: bool = True,
+    autocast: torch.dtype | None = None,
 ) -> DistortionAccuracy:
     """Top-1 accuracy and relative accuracy of ``model`` on distorted copies of ``data``.
 
@@ -127,6 +131,15 @@ def distortion_accuracy(
         confidence: coverage of the intervals.
         num_bootstrap: bootstrap replicates; 0 skips the intervals (bounds are NaN).
         progress: show a tqdm progress bar.
+        autocast: ``torch.bfloat16`` or ``torch.float16`` runs the model (not the
+            distortions) under :func:`torch.autocast`.
+
+    Under ``torchrun`` each process evaluates its contiguous block of ``data`` and the
+    per-image outcomes are gathered in dataset order, so every process returns the
+    single-process result for deterministic distortions; a random distortion draws from
+    a per-process generator (seeded from ``seed``, the name and the rank), which, like a
+    different ``batch_size``, gives other, equally valid, distorted images
+    (see :doc:`/guide/real_models`).
 
     Returns:
         A :class:`DistortionAccuracy` (``.to_dict()``, ``.to_markdown()``).
@@ -156,7 +169,9 @@ def distortion_accuracy(
     check_int(batch_size, "batch_size", low=1)
     check_bootstrap(confidence, num_bootstrap, seed)
     appliers = _distortion_appliers(distortions)
+    check_autocast(autocast)
     warn_if_train_mode(model, "distortion_accuracy")
+    data, (rank, world) = shard_data(data), rank_and_world()
     generators: dict[str, torch.Generator] = {}
     outcomes: dict[str, list[torch.Tensor]] = {CLEAN: [], **{name: [] for name in appliers}}
     batches = tqdm(
@@ -164,16 +179,17 @@ def distortion_accuracy(
     )
     with torch.no_grad():
         for images, labels in batches:
-            outcomes[CLEAN].append(_right(model, images, labels))
+            outcomes[CLEAN].append(_right(model, images, labels, autocast))
             for position, (name, apply) in enumerate(appliers.items()):
                 if name not in generators:
                     generators[name] = torch.Generator(device=images.device)
-                    generators[name].manual_seed(derive_seed(seed, "distortion", position, name))
+                    keys = ("distortion", position, name) + ((rank,) if world > 1 else ())
+                    generators[name].manual_seed(derive_seed(seed, *keys))
                 distorted = apply(images, generators[name])
                 _check_distorted(distorted, images, name)
-                outcomes[name].append(_right(model, distorted, labels))
+                outcomes[name].append(_right(model, distorted, labels, autocast))
     require_samples(len(outcomes[CLEAN]), "data")
-    correct = {name: torch.cat(parts).cpu() for name, parts in outcomes.items()}
+    correct = {name: gather_tensor(torch.cat(parts)).cpu() for name, parts in outcomes.items()}
     return _summarise(correct, seed=seed, confidence=confidence, num_bootstrap=num_bootstrap)
 
 
@@ -244,8 +260,14 @@ def accuracy_table(
     return markdown_table(["model", "clean", *names], rows) + "\n\n" + legend
 
 
-def _right(model: Callable[..., Any], images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    logits = model(images)
+def _right(
+    model: Callable[..., Any],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    autocast: torch.dtype | None,
+) -> torch.Tensor:
+    with evaluation_autocast(autocast, images.device):
+        logits = model(images)
     check_logits(logits, images.shape[0], labels)
     return logits.argmax(1) == labels
 

@@ -10,7 +10,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from shapebias._validation import check_int, check_logits, check_model
+from shapebias._distributed import gather_tensor, shard_data
+from shapebias._precision import evaluation_autocast
+from shapebias._validation import check_autocast, check_int, check_logits, check_model
 from shapebias.attacks import iterate_batches
 from shapebias.metrics._bootstrap import Estimate, derive_seed, estimate, resample_counts, share
 from shapebias.metrics._checks import CUE_CONFLICT_LABELS, check_bootstrap, require_samples
@@ -99,6 +101,7 @@ def shape_bias(
     confidence: float = 0.95,
     num_bootstrap: int = 1000,
     progress: bool = True,
+    autocast: torch.dtype | None = None,
 ) -> ShapeBias:
     """Shape bias of ``model`` on cue-conflict images: ``S / (S + T)``.
 
@@ -124,6 +127,12 @@ def shape_bias(
         confidence: coverage of the intervals.
         num_bootstrap: bootstrap replicates; 0 skips the intervals.
         progress: show a tqdm progress bar.
+        autocast: ``torch.bfloat16`` or ``torch.float16`` runs the model under
+            :func:`torch.autocast` (decisions from its float32 softmax).
+
+    Under ``torchrun`` each process decides its contiguous block of ``data`` and the
+    decisions are gathered in dataset order, so every process returns the
+    single-process result, intervals included (see :doc:`/guide/real_models`).
 
     Returns:
         A :class:`ShapeBias`.
@@ -157,7 +166,9 @@ def shape_bias(
             "class_names must be None when class_map is given: the stimulus class names "
             "are the keys of class_map."
         )
+    check_autocast(autocast)
     warn_if_train_mode(model, "shape_bias")
+    data = shard_data(data)
     decide = _Decider(checked_map)
     parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     batches = tqdm(
@@ -167,10 +178,14 @@ def shape_bias(
     )
     with torch.no_grad():
         for images, shape_labels, texture_labels in batches:
-            decisions = decide(model(images), images.shape[0], shape_labels, texture_labels)
+            with evaluation_autocast(autocast, images.device):
+                decisions = decide(model(images), images.shape[0])
             parts.append((decisions, shape_labels, texture_labels))
     require_samples(len(parts), "data")
-    decisions, shapes, textures = (torch.cat(column).cpu() for column in zip(*parts, strict=True))
+    decisions, shapes, textures = (
+        gather_tensor(torch.cat(column)).cpu() for column in zip(*parts, strict=True)
+    )
+    decide.check_labels(shapes, textures)
     names = _class_names(checked_map, class_names, decide.num_classes)
     return _summarise(
         decisions, shapes, textures, names, seed=seed, confidence=confidence,
@@ -186,9 +201,7 @@ class _Decider:
         self.index: tuple[torch.Tensor, torch.Tensor] | None = None
         self.num_classes = 0 if class_map is None else len(class_map)
 
-    def __call__(
-        self, logits: Any, batch_size: int, shape_labels: torch.Tensor, texture_labels: torch.Tensor
-    ) -> torch.Tensor:
+    def __call__(self, logits: Any, batch_size: int) -> torch.Tensor:
         check_logits(logits, batch_size)
         if self.class_map is None:
             self.num_classes = logits.shape[1]
@@ -197,6 +210,10 @@ class _Decider:
             if self.index is None:
                 self.index = member_index(self.class_map, logits)
             scores = mean_by_group(logits.softmax(1), *self.index, self.num_classes)
+        return scores.argmax(1)
+
+    def check_labels(self, shape_labels: torch.Tensor, texture_labels: torch.Tensor) -> None:
+        """Once, on all labels: both must index the stimulus classes."""
         largest = int(torch.maximum(shape_labels.max(), texture_labels.max()))
         if largest >= self.num_classes:
             source = "class_map's" if self.class_map is not None else "the model's"
@@ -205,7 +222,6 @@ class _Decider:
                 f"{source} {self.num_classes} classes, got {largest}. Pass a class_map that "
                 "maps the model's outputs to the stimulus classes."
             )
-        return scores.argmax(1)
 
 
 def _class_names(
