@@ -106,7 +106,6 @@ def _checked_total(total: int, world: int, name: str) -> int:
 
 def with_sampler(loader: DataLoader, sampler: Any) -> DataLoader:
     """``loader`` rebuilt over the same dataset with ``sampler`` and otherwise its settings."""
-    extra = {"prefetch_factor": loader.prefetch_factor} if loader.num_workers > 0 else {}
     return DataLoader(
         loader.dataset,
         batch_size=loader.batch_size,
@@ -118,7 +117,7 @@ def with_sampler(loader: DataLoader, sampler: Any) -> DataLoader:
         timeout=loader.timeout,
         worker_init_fn=loader.worker_init_fn,
         persistent_workers=loader.persistent_workers,
-        **extra,
+        prefetch_factor=loader.prefetch_factor,
     )
 
 

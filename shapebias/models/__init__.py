@@ -1,4 +1,5 @@
-"""Models: input normalisation inside the model, small-image ResNet-18, a tiny CNN, mode helpers."""
+"""Models: input normalisation inside the model, small-image ResNet-18, a tiny CNN, mode helpers,
+and networks built from local weight files (torchvision, timm, robustness, RobustBench)."""
 
 from shapebias.models._modes import (
     TrainModeWarning,
@@ -14,6 +15,7 @@ from shapebias.models._normalized import (
     IMAGENET_STD,
     NormalizedModel,
 )
+from shapebias.models._pretrained import build_architecture, load_pretrained
 from shapebias.models._resnet import resnet18
 from shapebias.models._small_cnn import small_cnn
 
@@ -24,8 +26,10 @@ __all__ = [
     "IMAGENET_STD",
     "NormalizedModel",
     "TrainModeWarning",
+    "build_architecture",
     "eval_mode",
     "frozen",
+    "load_pretrained",
     "resnet18",
     "small_cnn",
     "train_mode",
