@@ -13,6 +13,8 @@ Nothing here downloads anything. Constants:
 - ``SHAPE_TEXTURE_AXES``: one :class:`DatasetAxis` (name, default, help) per keyword of
   :class:`ShapeTextureDataset` that changes how its images look.
 - ``IMAGE_EXTENSIONS``: the file endings :func:`image_folder` accepts by default.
+- ``CATEGORIES_16``: Geirhos et al.'s 16 entry-level categories, alphabetical: the label
+  order of :class:`CueConflictDataset`, :func:`stimulus_folder` and :func:`ood_datasets`.
 """
 
 from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset
@@ -33,9 +35,17 @@ from shapebias.data._shape_texture import (
     ShapeTextureDataset,
 )
 from shapebias.data._shapes import SHAPES
+from shapebias.data._stimuli import (
+    CATEGORIES_16,
+    CueConflictDataset,
+    ood_datasets,
+    stimulus_folder,
+    stimulus_transform,
+)
 from shapebias.data._textures import TEXTURES
 
 __all__ = [
+    "CATEGORIES_16",
     "DEFAULT_TEXTURE_CONTRAST",
     "IMAGE_EXTENSIONS",
     "SAMPLE_NAMES",
@@ -43,6 +53,7 @@ __all__ = [
     "SHAPE_TEXTURE_AXES",
     "SPLITS",
     "TEXTURES",
+    "CueConflictDataset",
     "DatasetAxis",
     "ImageArrayDataset",
     "ImageFileDataset",
@@ -51,6 +62,9 @@ __all__ = [
     "caltech256",
     "cifar10",
     "image_folder",
+    "ood_datasets",
     "sample_images",
+    "stimulus_folder",
+    "stimulus_transform",
     "tiny_imagenet",
 ]

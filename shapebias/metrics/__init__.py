@@ -1,6 +1,7 @@
 """Metrics: accuracy on distorted test sets, shape bias, error consistency, saliency metrics."""
 
 from shapebias.metrics._bootstrap import Estimate
+from shapebias.metrics._category_model import CategoryModel
 from shapebias.metrics._class_map import IMAGENET_16_CLASS_MAP, aggregate_probabilities
 from shapebias.metrics._distortion_accuracy import (
     DistortionAccuracy,
@@ -19,6 +20,7 @@ from shapebias.metrics._tables import format_estimate
 
 __all__ = [
     "IMAGENET_16_CLASS_MAP",
+    "CategoryModel",
     "DistortionAccuracy",
     "ErrorConsistency",
     "Estimate",
