@@ -15,6 +15,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, SequentialSampler
 
+from shapebias._device_loader import DeviceLoader
+
 __all__ = [
     "all_reduce_sum",
     "gather_objects",
@@ -62,9 +64,10 @@ def shard_bounds(total: int, rank: int, world: int) -> tuple[int, int]:
 def shard_data(data: Any, name: str = "data") -> Any:
     """This process's contiguous block of ``data`` (``data`` itself when not distributed).
 
-    ``data`` is a tuple of tensors (sliced along dim 0) or a
+    ``data`` is a tuple of tensors (sliced along dim 0), a
     :class:`~torch.utils.data.DataLoader` with the default sequential sampler (rebuilt
-    with the same settings over this rank's index block). Concatenating the ranks'
+    with the same settings over this rank's index block) or a
+    :class:`~shapebias.data.DeviceLoader` around one. Concatenating the ranks'
     outcomes in rank order restores the dataset's order.
 
     Raises:
@@ -76,6 +79,8 @@ def shard_data(data: Any, name: str = "data") -> Any:
     rank, world = rank_and_world()
     if world == 1:
         return data
+    if isinstance(data, DeviceLoader):
+        return DeviceLoader(shard_data(data.loader, name), data.device)
     if isinstance(data, (tuple, list)) and data and isinstance(data[0], torch.Tensor):
         start, stop = shard_bounds(_checked_total(data[0].shape[0], world, name), rank, world)
         return tuple(t[start:stop] for t in data)

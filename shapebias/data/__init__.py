@@ -17,6 +17,7 @@ Nothing here downloads anything. Constants:
   order of :class:`CueConflictDataset`, :func:`stimulus_folder` and :func:`ood_datasets`.
 """
 
+from shapebias._device_loader import DeviceLoader
 from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset
 from shapebias.data._loaders import (
     IMAGE_EXTENSIONS,
@@ -55,6 +56,7 @@ __all__ = [
     "TEXTURES",
     "CueConflictDataset",
     "DatasetAxis",
+    "DeviceLoader",
     "ImageArrayDataset",
     "ImageFileDataset",
     "ItemSpec",

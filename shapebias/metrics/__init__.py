@@ -9,6 +9,7 @@ from shapebias.metrics._distortion_accuracy import (
     distortion_accuracy,
 )
 from shapebias.metrics._error_consistency import ErrorConsistency, error_consistency
+from shapebias.metrics._null import texture_blind_null
 from shapebias.metrics._saliency_metrics import (
     concentration,
     edge_alignment,
@@ -36,4 +37,5 @@ __all__ = [
     "saliency_similarity",
     "shape_bias",
     "shape_bias_table",
+    "texture_blind_null",
 ]
