@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from shapebias._distributed import shard_data
 from shapebias.attacks import PGD, robust_accuracy
+from shapebias.data import DeviceLoader
 from shapebias.distortions import Saturate
 from shapebias.metrics import distortion_accuracy, shape_bias
 from tests._models import seeded_images, tiny_cnn
@@ -42,9 +43,9 @@ def evaluate(loader: bool) -> dict[str, Any]:
     model, images, labels, textures = fixtures()
     data: Any = (images, labels)
     cue: Any = (images, labels, textures)
-    if loader:
+    if loader:  # a bare DataLoader and one behind DeviceLoader are both sharded
         data = DataLoader(TensorDataset(images, labels), batch_size=2)
-        cue = DataLoader(TensorDataset(images, labels, textures), batch_size=2)
+        cue = DeviceLoader(DataLoader(TensorDataset(images, labels, textures), batch_size=2), "cpu")
     robust = robust_accuracy(
         model, data, PGD(eps=0.02, steps=3, random_start=False), batch_size=2, progress=False
     )
