@@ -9,6 +9,7 @@ rank order, which is the dataset's order: the gathered result is the single-proc
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -79,8 +80,10 @@ def shard_data(data: Any, name: str = "data") -> Any:
     rank, world = rank_and_world()
     if world == 1:
         return data
-    if isinstance(data, DeviceLoader):
-        return DeviceLoader(shard_data(data.loader, name), data.device)
+    if isinstance(data, DeviceLoader):  # a copy, so subclasses keep their own behaviour
+        sharded = copy.copy(data)
+        sharded.loader = shard_data(data.loader, name)
+        return sharded
     if isinstance(data, (tuple, list)) and data and isinstance(data[0], torch.Tensor):
         start, stop = shard_bounds(_checked_total(data[0].shape[0], world, name), rank, world)
         return tuple(t[start:stop] for t in data)
