@@ -9,51 +9,23 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
-from PIL import Image
 
 from shapebias import cli
 from shapebias.data import stimulus_folder
 from shapebias.metrics import CategoryModel, texture_blind_null
 from shapebias.models import IMAGENET_MEAN, IMAGENET_STD, NormalizedModel
+from tests._stimuli import card_arguments, write_stimulus_tree
 
 ROOT = Path(__file__).resolve().parents[1]
-CUE = {"cat": ["cat1-dog1.png", "cat2-clock3.png"], "dog": ["dog1-cat2.png", "dog3-dog4.png"]}
-
-
-def _png(path: Path, seed: int, size: int = 40) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = torch.randint(0, 256, (size, size, 3), generator=torch.Generator().manual_seed(seed))
-    Image.fromarray(pixels.to(torch.uint8).numpy()).save(path)
 
 
 @pytest.fixture(scope="module")
 def stimuli(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("stimuli")
-    seed = 0
-    for category, names in CUE.items():
-        for name in names:
-            _png(root / "cue" / category / name, seed := seed + 1)
-    for condition in ("silhouette", "sketch"):
-        for category in ("bear", "cat", "dog"):
-            _png(root / "ood" / condition / category / "0001.png", seed := seed + 1)
-    for category in ("cat", "dog", "truck"):
-        for i in range(2):
-            _png(root / "clean" / category / f"{i}.png", seed := seed + 1)
-    network = torchvision.models.mobilenet_v3_small().eval()
-    torch.save({"state_dict": network.state_dict()}, root / "weights.pth")
-    return {"root": root, "weights": root / "weights.pth"}
+    return write_stimulus_tree(tmp_path_factory.mktemp("stimuli"))
 
 
 def _run(stimuli, out: Path, *extra: str) -> dict:
-    root = stimuli["root"]
-    status = cli.main([
-        "evaluate", "--arch", "mobilenet_v3_small", "--weights", str(stimuli["weights"]),
-        "--cue-conflict", str(root / "cue"), "--ood", str(root / "ood"),
-        "--clean", str(root / "clean"), "--shape-only", "silhouette", "--size", "32",
-        "--eps", "2/255", "--attack-steps", "2", "--attack-images", "4", "--batch-size", "3",
-        "--workers", "0", "--bootstrap", "50", "--out", str(out), *extra,
-    ])  # fmt: skip
-    assert status == 0
+    assert cli.main([*card_arguments(stimuli, out), *extra]) == 0
     return json.loads((out / "card.json").read_text())
 
 

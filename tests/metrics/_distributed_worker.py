@@ -15,6 +15,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, TensorDataset
 
+from shapebias import cli
 from shapebias._distributed import shard_data
 from shapebias.attacks import PGD, robust_accuracy
 from shapebias.data import DeviceLoader
@@ -84,6 +85,7 @@ def refusals() -> list[str]:
 
 
 def main() -> None:
+    """argv: the output folder, then ``shapebias evaluate`` arguments for the CLI run."""
     torch.set_num_threads(1)
     dist.init_process_group("gloo")
     out = Path(sys.argv[1])
@@ -93,6 +95,7 @@ def main() -> None:
         "refusals": refusals(),
     }
     torch.save(result, out / f"rank{dist.get_rank()}.pt")
+    cli.main(sys.argv[2:])  # joins the group torchrun made; rank 0 writes the card
     dist.destroy_process_group()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader, TensorDataset
 
+from shapebias import cli
 from shapebias._distributed import (
     all_reduce_sum,
     gather_objects,
@@ -23,6 +25,7 @@ from shapebias._distributed import (
     shard_bounds,
     shard_data,
 )
+from tests._stimuli import card_arguments, write_stimulus_tree
 from tests.metrics import _distributed_worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +38,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def two_ranks(tmp_path_factory) -> list[dict]:
+def stimuli(tmp_path_factory) -> dict[str, Path]:
+    return write_stimulus_tree(tmp_path_factory.mktemp("stimuli"))
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory, stimuli) -> list[dict]:
     out = tmp_path_factory.mktemp("ranks")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     env.pop("RANK", None)
@@ -43,10 +51,13 @@ def two_ranks(tmp_path_factory) -> list[dict]:
         sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
         "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
         str(ROOT / "tests" / "metrics" / "_distributed_worker.py"), str(out),
+        *card_arguments(stimuli, out / "card"),
     ]  # fmt: skip
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
+    ranks = [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
+    card = json.loads((out / "card" / "card.json").read_text())  # written by rank 0 only
+    return [{**rank, "card": card} for rank in ranks]
 
 
 @pytest.mark.slow
@@ -67,6 +78,19 @@ def test_two_ranks_refuse_what_they_cannot_split_exactly(two_ranks):
     assert "must be a DataLoader or a tuple of tensors when running distributed" in listed
     assert "shuffle=False" in shuffled and "RandomSampler" in shuffled
     assert "1 samples, fewer than the 2 processes" in too_few
+
+
+@pytest.mark.slow
+def test_the_cli_under_torchrun_writes_the_single_process_card(two_ranks, stimuli, tmp_path):
+    """Accuracies and shape bias equal exactly; the PGD random start draws per rank."""
+    assert cli.main(card_arguments(stimuli, tmp_path)) == 0
+    single = json.loads((tmp_path / "card.json").read_text())
+    sharded = two_ranks[0]["card"]
+    assert sharded["provenance"]["world_size"] == 2
+    assert sharded["accuracy"] == single["accuracy"]
+    assert sharded["shape_bias"] == single["shape_bias"]
+    assert sharded["robust"]["total"] == single["robust"]["total"] == 4
+    assert sharded["robust"]["clean_correct"] == single["robust"]["clean_correct"]
 
 
 @given(total=st.integers(1, 200), world=st.integers(1, 9))
