@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from shapebias import _card
 from shapebias.data import CueConflictDataset, ood_datasets, stimulus_folder
@@ -99,9 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not (args.clean or args.ood or args.cue_conflict):
         raise SystemExit("shapebias evaluate: give at least one of --clean, --ood, --cue-conflict")
+    joined = not dist.is_initialized()
     device = init_distributed()
-    if args.device is not None:
-        device = torch.device(args.device)
+    try:
+        return _evaluate(args, torch.device(args.device) if args.device else device)
+    finally:
+        if joined and dist.is_initialized():  # the group this call joined, not a caller's
+            dist.destroy_process_group()
+
+
+def _evaluate(args: argparse.Namespace, device: torch.device) -> int:
     model = load_pretrained(
         args.weights, args.arch, num_classes=args.num_classes, mean=args.mean, std=args.std,
         strict=not args.non_strict,
