@@ -149,9 +149,7 @@ def _run_generators(
         *(exposed[f"callbacks[{i}]"] for i in range(len(callbacks))),
         extra,
     ]
-    return unique_generators(
-        (g for part in ordered for g in (part or ())), "fit(generators=...)"
-    )
+    return unique_generators((g for part in ordered for g in (part or ())), "fit(generators=...)")
 
 
 def _check_loss(loss: Any) -> Any:
@@ -375,9 +373,7 @@ def _checkpoint_record(run: _Run, state: TrainingState, global_step: int) -> dic
     }
 
 
-def _resume(
-    run: _Run, state: TrainingState, directory: Any, epochs: int
-) -> tuple[int, bool]:
+def _resume(run: _Run, state: TrainingState, directory: Any, epochs: int) -> tuple[int, bool]:
     """Load the newest good checkpoint into the run; returns (global_step, stopped)."""
     record = latest_checkpoint(directory, map_location=run.device)
     if record is None:

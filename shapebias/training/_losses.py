@@ -126,7 +126,8 @@ def adversarial_loss(
             :class:`~shapebias.attacks.PGD`.
         mix: share of adversarial samples in ``[0, 1]``.
         attack_mode: ``"eval"`` or ``"train"``, the BatchNorm policy while crafting
-            (see :func:`~shapebias.models.crafting`); the forward pass of the loss runs in the model's own mode.
+            (see :func:`~shapebias.models.crafting`); the forward pass of the loss runs
+            in the model's own mode.
 
     Returns:
         A scalar tensor; its gradient flows only through the final forward pass.

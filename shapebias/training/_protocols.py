@@ -1,4 +1,4 @@
-"""The two explicit protocols ``fit`` and the schedules use: ``generators()`` and ``scaled(factor)``.
+"""The explicit protocols ``fit`` and the schedules use: ``generators()`` and ``scaled(factor)``.
 
 No attribute is looked up by guessing. An object tells ``fit`` which
 :class:`torch.Generator` objects it draws from through a ``generators()`` method
@@ -83,7 +83,7 @@ def generators_of(obj: Any) -> list[torch.Generator] | None:
 
 
 def scale_attack(attack: Any, factor: float) -> Any:
-    """A copy of ``attack`` with its budget (``eps`` and an explicit ``step_size``) times ``factor``.
+    """A copy of ``attack`` with ``eps`` and an explicit ``step_size`` times ``factor``.
 
     Raises:
         TypeError: ``attack`` is neither a PGD/FGSM nor an object with ``scaled(factor)``.

@@ -17,6 +17,7 @@ from shapebias.training._protocols import generators_of, unique_generators
 
 __all__ = ["Alternating", "EpsWarmup", "Step", "resolve_loss", "scale_budget"]
 
+
 @dataclass(frozen=True)
 class Step:
     """Where training is: ``epoch`` and ``batch`` count from 0; ``batches`` per epoch if known.
