@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import time
 import warnings
@@ -227,9 +228,9 @@ def _check_eval_data(eval_data: Any, model: nn.Module, device: torch.device) -> 
                 f"a {type(eval_data).__name__} of ({found})."
             )
         images, labels = eval_data
-        _preflight(model, images[:2].to(device), labels[:2].to(device), "eval_data")
         check_images(images, "eval_data images")
         check_labels(labels, images, "eval_data labels")
+        _preflight(model, images[:2].to(device), labels[:2].to(device), "eval_data")
         return eval_data
     if not isinstance(eval_data, Iterable) or isinstance(eval_data, torch.Tensor):
         raise TypeError(
@@ -259,14 +260,25 @@ def _check_flag(value: Any, name: str) -> bool:
     return value
 
 
-def _check_finite_loss(value: torch.Tensor, epoch: int, batch: int) -> None:
-    """Stop before a non-finite loss reaches the weights (one scalar read per batch)."""
-    if not bool(torch.isfinite(value.detach())):
-        raise FloatingPointError(
-            f"the training loss became {float(value)} at epoch {epoch + 1}, batch {batch + 1} "
-            "(both counted from 1); training stopped before this batch's update, so the "
-            "weights are those after the previous batch. Lower the learning rate, clip "
-            "gradients, or check this batch's data."
+def _check_finite_loss(value: torch.Tensor, device: torch.device, epoch: int, batch: int) -> None:
+    """Stop before a non-finite loss reaches the weights (one scalar read per batch).
+
+    Under DDP the verdict is all-reduced, so every process stops at the same batch
+    instead of the others waiting for a gradient all-reduce that never comes.
+    """
+    finite = bool(torch.isfinite(value.detach()))
+    if rank_and_world()[1] > 1:
+        finite = all_reduce_sum([0.0 if finite else 1.0], device)[0] == 0
+    if not finite:
+        here = float(value)
+        what = f"became {here}"
+        if math.isfinite(here):
+            what = "became non-finite on another process"
+        raise ValueError(
+            f"the training loss {what} at epoch {epoch + 1}, batch {batch + 1} (both counted "
+            "from 1); training stopped before this batch's update, so the weights are those "
+            "after the previous batch. Lower the learning rate, clip gradients, or check "
+            "this batch's data."
         )
 
 
@@ -300,7 +312,7 @@ def _train_epoch(run: _Run, state: TrainingState, global_step: int) -> tuple[flo
         value = check_loss_value(resolve_loss(run.loss, step)(run.trained, images, labels))
         run.optimizer.zero_grad(set_to_none=True)
         value.backward()
-        _check_finite_loss(value, state.epoch, index)
+        _check_finite_loss(value, run.device, state.epoch, index)
         run.optimizer.step()
         if run.scheduler is not None and run.scheduler_step == "batch":
             run.scheduler.step()
@@ -521,6 +533,8 @@ def fit(
     """
     check_module(model)
     check_int(epochs, "epochs", low=1)
+    if isinstance(generators, torch.Generator):
+        raise TypeError("generators must be a list of torch.Generator, got one: use [generator].")
     check_int(keep_checkpoints, "keep_checkpoints", low=1)
     check_int(eval_batch_size, "eval_batch_size", low=1)
     check_choice(scheduler_step, "scheduler_step", _SCHEDULER_STEPS)
