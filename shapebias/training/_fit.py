@@ -270,7 +270,7 @@ def _check_finite_loss(value: torch.Tensor, device: torch.device, epoch: int, ba
     if rank_and_world()[1] > 1:
         finite = all_reduce_sum([0.0 if finite else 1.0], device)[0] == 0
     if not finite:
-        here = float(value)
+        here = float(value.detach())
         what = f"became {here}"
         if math.isfinite(here):
             what = "became non-finite on another process"
