@@ -461,17 +461,28 @@ def fit(
     callbacks run, and a checkpoint is written. Every submodule's mode is restored when
     ``fit`` returns or raises.
 
+    **Checked first.** Every argument is validated before the first step (``eval_data``
+    with the image and label checks and a two-sample forward pass, ``checkpoint_dir``,
+    ``device``, an optimizer holding some of the model's parameters); the first batch
+    and the model's logits on it are checked before it is trained on. A non-finite
+    loss stops training with an error naming the epoch and batch, before that batch's
+    update. ``fit`` returns or raises with no ``.grad`` left on the parameters.
+
     **Checkpoints and resume.** With ``checkpoint_dir``, after every epoch a file
     ``checkpoint-NNNNN.pt`` is written atomically (temporary file, fsync, rename)
-    holding the model, optimizer, scheduler, epoch, history, callback states and every
-    RNG state a run uses: the torch CPU RNG (DataLoader shuffling and worker seeds
-    draw from it), CUDA RNGs, and each :class:`torch.Generator` found in the loss,
-    attacks, callbacks, the DataLoader and its sampler, plus ``generators``. The
-    ``keep_checkpoints`` newest files are kept. With ``resume=True`` the newest readable
-    checkpoint is loaded (a corrupt one is logged and skipped) and training continues
-    at the next epoch, so an interrupted run ends with exactly the weights of an
-    uninterrupted one on CPU. Resume granularity is the epoch: work done in an
-    unfinished epoch is redone.
+    holding the model, optimizer, scheduler, epoch, history, callback states, every
+    RNG state a run uses and a SHA-256 checksum of all of it. The RNG states: the torch
+    CPU RNG (DataLoader shuffling and worker seeds draw from it), CUDA RNGs, and each
+    :class:`torch.Generator` that the loss, ``eval_attack`` and callbacks return from
+    their ``generators()`` method (``PGD``/``FGSM`` are read from their fields), the
+    DataLoader's and its sampler's, plus ``generators``. When checkpointing, a loss,
+    attack or callback without ``generators()`` triggers a warning (its randomness
+    cannot be restored) unless ``generators`` is given. The ``keep_checkpoints``
+    newest files are kept; temporary files of killed writes are removed. With
+    ``resume=True`` the newest readable checkpoint (a damaged one is logged and
+    skipped) is loaded and training continues at the next epoch, so an interrupted
+    run ends with exactly the weights of an uninterrupted one on CPU. Resume
+    granularity is the epoch: work done in an unfinished epoch is redone.
 
     **Distributed.** Under ``torchrun`` (after :func:`init_distributed`) the model is
     wrapped in DistributedDataParallel, a DataLoader gets a DistributedSampler (its
@@ -497,7 +508,8 @@ def fit(
         checkpoint_dir: folder for checkpoints; None writes none.
         resume: continue from the newest checkpoint in ``checkpoint_dir``.
         keep_checkpoints: how many checkpoints to keep, ``>= 1`` (2 keeps a fallback).
-        generators: further generators whose states must be checkpointed.
+        generators: further generators whose states must be checkpointed; giving it
+            (``()`` for none) states that nothing else draws random numbers.
         progress: show a tqdm bar per epoch with the running loss (rank 0 only).
         device: where to train; None uses the model's device.
 
@@ -508,9 +520,15 @@ def fit(
 
     Raises:
         TypeError: a model that is not an ``nn.Module``, a loss that is not callable, a
-            loss returning a non-tensor, a bad optimizer, scheduler or callback.
-        ValueError: ``epochs < 1``, a non-scalar loss, an empty ``train_data``, a model
-            that does not return ``(N, K)`` logits, a checkpoint of another architecture.
+            loss returning a non-tensor, a bad optimizer, scheduler, callback,
+            ``eval_data`` or ``checkpoint_dir``, non-bool flags, uint8 images.
+        ValueError: ``epochs < 1`` or fewer than a checkpoint has done, a non-scalar or
+            non-finite loss, an empty ``train_data``, a model that does not return
+            finite ``(N, K)`` logits, an optimizer without the model's parameters, the
+            ``meta`` device, a checkpoint of another architecture, a ``checkpoint_dir``
+            whose checkpoints are all unreadable.
+        OSError: a checkpoint could not be written (full disk, read-only folder); the
+            previous checkpoint is intact.
 
     Example:
         >>> import torch

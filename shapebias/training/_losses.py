@@ -59,13 +59,10 @@ def _check_batch(model: Any, images: Any, labels: Any) -> None:
     check_labels(labels, images)
 
 
-def _checked(logits: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def _classify(model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    logits = model(images)
     check_logits(logits, images.shape[0], labels)
     return check_finite_logits(logits)
-
-
-def _classify(model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    return _checked(model(images), images, labels)
 
 
 def standard_loss(model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -78,6 +75,9 @@ def standard_loss(model: Any, images: torch.Tensor, labels: torch.Tensor) -> tor
 
     Returns:
         A scalar tensor.
+
+    Shape:
+        ``images``: ``(N, C, H, W)``; ``labels``: ``(N,)``; output: ``()``.
 
     Example:
         >>> import torch
@@ -132,9 +132,13 @@ def adversarial_loss(
     Returns:
         A scalar tensor; its gradient flows only through the final forward pass.
 
+    Shape:
+        ``images``: ``(N, C, H, W)``; ``labels``: ``(N,)``; output: ``()``.
+
     Raises:
         TypeError: ``attack`` is not callable, bad images/labels.
-        ValueError: ``mix`` outside ``[0, 1]``, unknown ``attack_mode``.
+        ValueError: ``mix`` outside ``[0, 1]``, unknown ``attack_mode``, a model returning
+            non-finite logits.
 
     Example:
         >>> import torch
@@ -189,6 +193,13 @@ def fgsm_rs_loss(
 
     Returns:
         A scalar tensor.
+
+    Shape:
+        ``images``: ``(N, C, H, W)``; ``labels``: ``(N,)``; output: ``()``.
+
+    Raises:
+        TypeError, ValueError: as :func:`adversarial_loss`; NaN or infinite ``eps`` or
+            ``step_size``; a model returning non-finite logits.
 
     Example:
         >>> import torch
@@ -305,6 +316,14 @@ def trades_loss(
     Returns:
         A scalar tensor.
 
+    Shape:
+        ``images``: ``(N, C, H, W)``; ``labels``: ``(N,)``; output: ``()``.
+
+    Raises:
+        TypeError: bad images/labels/generator; a model returning a tuple or dict.
+        ValueError: negative, NaN or infinite ``beta``, ``eps`` or ``step_size``,
+            ``eps > 1``, unknown ``attack_mode``, a model returning non-finite logits.
+
     Example:
         >>> import torch
         >>> from shapebias.models import small_cnn
@@ -327,9 +346,8 @@ def trades_loss(
             crafter, images, eps=eps, steps=steps, step_size=step_size, generator=generator
         )
     clean_logits = _classify(model, images, labels)
-    adversarial_logits = _checked(model(adversarial), images, labels)
     natural = F.cross_entropy(clean_logits, labels)
-    robust = _kl_per_sample(adversarial_logits, F.softmax(clean_logits, dim=1)).sum()
+    robust = _kl_per_sample(model(adversarial), F.softmax(clean_logits, dim=1)).sum()
     return natural + beta * robust / images.shape[0]
 
 
