@@ -32,7 +32,7 @@ from shapebias.training import (
     trades_loss,
 )
 from shapebias.training._losses import trades_adversary
-from tests.training._data import conv_net, loader, two_feature_data
+from tests.training._data import conv_net, fit_arguments, two_feature_data
 
 NAN, INF = float("nan"), float("inf")
 IMAGES, LABELS = two_feature_data(8, seed=0)
@@ -44,16 +44,7 @@ def _batch(**kwargs: Any) -> tuple[tuple, dict]:
 
 
 def _fit(**overrides: Any) -> tuple[tuple, dict]:
-    model = overrides.pop("model", conv_net())
-    train_data = overrides.pop("train_data", loader(IMAGES, LABELS))
-    kwargs = dict(
-        loss=StandardLoss(),
-        optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
-        epochs=1,
-        progress=False,
-    )
-    kwargs.update(overrides)
-    return (model, train_data), kwargs
+    return fit_arguments(overrides.pop("model", conv_net()), IMAGES, LABELS, **overrides)
 
 
 def _tuple_model(x: torch.Tensor) -> tuple[torch.Tensor]:

@@ -17,7 +17,7 @@ from shapebias.training import (
     fit,
     standard_loss,
 )
-from tests.training._data import conv_net, loader, two_feature_data
+from tests.training._data import conv_net, fit_arguments, loader, two_feature_data
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +34,8 @@ def _unchanged(model, weights):
 
 
 def _fit(model, data, **overrides):
-    images, labels = data
-    train_data = overrides.pop("train_data", loader(images, labels, seed=0))
-    kwargs = dict(
-        loss=StandardLoss(),
-        optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
-        epochs=1,
-        progress=False,
-    )
-    kwargs.update(overrides)
-    return fit(model, train_data, **kwargs)
+    args, kwargs = fit_arguments(model, *data, **overrides)
+    return fit(*args, **kwargs)
 
 
 class _NaNAfter(nn.Module):

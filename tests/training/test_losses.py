@@ -178,21 +178,28 @@ def test_fgsm_rs_matches_wong_reference(batch):
     assert torch.equal(got, twin)
 
 
-def _trades_reference(model, x_natural, y, eps, steps, step_size, beta, generator):
-    """Literal transcription of trades.py (Zhang et al.) with model.eval()/train() calls."""
+def _reference_trades_adversary(model, x_natural, eps, steps, step_size, generator):
+    """The inner loop of trades.py (Zhang et al.), literally (the caller sets the mode)."""
     criterion_kl = torch.nn.KLDivLoss(reduction="sum")
-    model.eval()
-    noise = torch.randn(x_natural.shape, generator=generator)
-    x_adv = x_natural.detach() + 0.001 * noise.detach()
+    x_adv = x_natural.detach() + 0.001 * torch.randn(x_natural.shape, generator=generator)
     for _ in range(steps):
         x_adv.requires_grad_()
-        loss_kl = criterion_kl(
-            F.log_softmax(model(x_adv), dim=1), F.softmax(model(x_natural), dim=1)
-        )
+        with torch.enable_grad():
+            loss_kl = criterion_kl(
+                F.log_softmax(model(x_adv), dim=1), F.softmax(model(x_natural), dim=1)
+            )
         grad = torch.autograd.grad(loss_kl, [x_adv])[0]
         x_adv = x_adv.detach() + step_size * torch.sign(grad.detach())
         x_adv = torch.min(torch.max(x_adv, x_natural - eps), x_natural + eps)
         x_adv = torch.clamp(x_adv, 0.0, 1.0)
+    return x_adv.detach()
+
+
+def _trades_reference(model, x_natural, y, eps, steps, step_size, beta, generator):
+    """Literal transcription of trades.py (Zhang et al.) with model.eval()/train() calls."""
+    criterion_kl = torch.nn.KLDivLoss(reduction="sum")
+    model.eval()
+    x_adv = _reference_trades_adversary(model, x_natural, eps, steps, step_size, generator)
     model.train()
     logits = model(x_natural)
     loss_natural = F.cross_entropy(logits, y)
@@ -271,23 +278,6 @@ def test_loss_errors(batch):
         standard_loss(conv_net(), images * 3, labels)
     with pytest.raises(ValueError, match="floating logits"):
         standard_loss(lambda x: x.sum(), images, labels)
-
-
-def _reference_trades_adversary(model, x_natural, eps, steps, step_size, generator):
-    """The inner loop of trades.py (Zhang et al.), literally (the caller sets the mode)."""
-    criterion_kl = torch.nn.KLDivLoss(reduction="sum")
-    x_adv = x_natural.detach() + 0.001 * torch.randn(x_natural.shape, generator=generator)
-    for _ in range(steps):
-        x_adv.requires_grad_()
-        with torch.enable_grad():
-            loss_kl = criterion_kl(
-                F.log_softmax(model(x_adv), dim=1), F.softmax(model(x_natural), dim=1)
-            )
-        grad = torch.autograd.grad(loss_kl, [x_adv])[0]
-        x_adv = x_adv.detach() + step_size * torch.sign(grad.detach())
-        x_adv = torch.min(torch.max(x_adv, x_natural - eps), x_natural + eps)
-        x_adv = torch.clamp(x_adv, 0.0, 1.0)
-    return x_adv.detach()
 
 
 def _kl(model, x_adv, x_natural):
