@@ -116,10 +116,11 @@ def _check_device(device: Any, model: nn.Module) -> torch.device:
 
 
 _UNSEEN_RANDOMNESS = (
-    "fit cannot see the random state of {what} (it has no generators() method), so a run "
-    "resumed from checkpoint_dir may differ from an uninterrupted one if it draws from its "
-    "own torch.Generator. Give it a generators() method returning its generators, or pass "
-    "generators=[...] to fit (generators=() states that it has none)."
+    "fit cannot see the random state of {what} (it, or an attack or loss inside it, has no "
+    "generators() method), so a run resumed from checkpoint_dir may differ from an "
+    "uninterrupted one if it draws from its own torch.Generator. Give it a generators() "
+    "method returning its generators, or pass generators=[...] to fit (generators=() "
+    "states that there are no others)."
 )
 
 

@@ -67,7 +67,8 @@ def generators_of(obj: Any) -> list[torch.Generator] | None:
     Returns:
         The list from ``obj.generators()``; for :class:`~shapebias.attacks.PGD` its
         ``generator`` field, for :class:`~shapebias.attacks.FGSM` nothing; None for any
-        other object without a ``generators()`` method.
+        other object without a ``generators()`` method, or whose method returns None
+        (a wrapper, such as :class:`AdversarialLoss`, around an object that does not say).
 
     Raises:
         TypeError: ``generators()`` returned something other than generators.
@@ -77,9 +78,8 @@ def generators_of(obj: Any) -> list[torch.Generator] | None:
     if isinstance(obj, PGD):
         return [] if obj.generator is None else [obj.generator]
     method = getattr(obj, "generators", None)
-    if not callable(method):
-        return None
-    return unique_generators(method(), type(obj).__name__)
+    generators = method() if callable(method) else None
+    return None if generators is None else unique_generators(generators, type(obj).__name__)
 
 
 def scale_attack(attack: Any, factor: float) -> Any:

@@ -188,6 +188,9 @@ class _ExposedRandomness(_HiddenRandomness):
 def test_plain_loss_with_checkpoints_warns_and_no_attribute_is_scanned(data, tmp_path):
     with pytest.warns(UserWarning, match="cannot see the random state of the loss"):
         _fit(conv_net(), data, loss=_HiddenRandomness(), checkpoint_dir=tmp_path / "a")
+    own_attack = AdversarialLoss(lambda model, images, labels: images)
+    with pytest.warns(UserWarning, match="random state of the loss .*an attack or loss inside"):
+        _fit(conv_net(), data, loss=own_attack, checkpoint_dir=tmp_path / "e")
     with pytest.warns(UserWarning, match=r"random state of callbacks\[0\]"):
         _fit(conv_net(), data, callbacks=[_Plain()], checkpoint_dir=tmp_path / "b")
     with warnings.catch_warnings():
