@@ -19,7 +19,7 @@ from shapebias._validation import (
 )
 from shapebias.attacks import FGSM, PGD
 from shapebias.models import eval_mode
-from shapebias.training._protocols import generators_of, unique_generators
+from shapebias.training._protocols import generators_of_all
 
 __all__ = [
     "Callback",
@@ -151,10 +151,7 @@ class CatastrophicOverfittingMonitor(Callback):
 
     def generators(self) -> list[torch.Generator] | None:
         """The generators of both attacks (None when one of them does not expose its own)."""
-        parts = [generators_of(self.fgsm), generators_of(self.pgd)]
-        if any(part is None for part in parts):
-            return None
-        return unique_generators([g for part in parts for g in part or ()], "monitor")
+        return generators_of_all([self.fgsm, self.pgd], "CatastrophicOverfittingMonitor")
 
     def collapsed(self, fgsm_accuracy: float, pgd_accuracy: float) -> bool:
         """Whether these accuracies show catastrophic overfitting given the best so far."""

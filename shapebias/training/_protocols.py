@@ -26,7 +26,13 @@ from torch.utils.data import (
 
 from shapebias.attacks import FGSM, PGD
 
-__all__ = ["generators_of", "loader_generators", "scale_attack", "unique_generators"]
+__all__ = [
+    "generators_of",
+    "generators_of_all",
+    "loader_generators",
+    "scale_attack",
+    "unique_generators",
+]
 
 
 def unique_generators(generators: Iterable[Any], owner: str) -> list[torch.Generator]:
@@ -80,6 +86,17 @@ def generators_of(obj: Any) -> list[torch.Generator] | None:
     method = getattr(obj, "generators", None)
     generators = method() if callable(method) else None
     return None if generators is None else unique_generators(generators, type(obj).__name__)
+
+
+def generators_of_all(parts: Iterable[Any], owner: str) -> list[torch.Generator] | None:
+    """The generators of every part (in order, without repeats); None when one does not say."""
+    found: list[torch.Generator] = []
+    for part in parts:
+        generators = generators_of(part)
+        if generators is None:
+            return None
+        found += generators
+    return unique_generators(found, owner)
 
 
 def scale_attack(attack: Any, factor: float) -> Any:

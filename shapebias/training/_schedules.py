@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from shapebias._validation import check_int
-from shapebias.training._protocols import generators_of, unique_generators
+from shapebias.training._protocols import generators_of_all
 
 __all__ = ["Alternating", "EpsWarmup", "Step", "resolve_loss", "scale_budget"]
 
@@ -54,16 +54,6 @@ def scale_budget(loss: Any, factor: float) -> Any:
             f"TradesLoss, or any loss with a scaled(factor) method), got {type(loss).__name__}."
         )
     return method(factor)
-
-
-def _all_generators(parts: Any) -> list[torch.Generator] | None:
-    found: list[torch.Generator] = []
-    for part in parts:
-        generators = generators_of(part)
-        if generators is None:
-            return None
-        found += generators
-    return unique_generators(found, "schedule")
 
 
 @dataclass(frozen=True)
@@ -109,7 +99,7 @@ class EpsWarmup:
 
     def generators(self) -> list[torch.Generator] | None:
         """The generators of the wrapped loss (None when it does not expose them)."""
-        return _all_generators([self.loss])
+        return generators_of_all([self.loss], "EpsWarmup")
 
 
 @dataclass(frozen=True)
@@ -149,4 +139,4 @@ class Alternating:
 
     def generators(self) -> list[torch.Generator] | None:
         """The generators of all the losses (None when one does not expose them)."""
-        return _all_generators(self.losses)
+        return generators_of_all(self.losses, "Alternating")
