@@ -221,8 +221,13 @@ def _check_eval_data(eval_data: Any, model: nn.Module, device: torch.device) -> 
     """Check ``eval_data`` before training, so a mistake costs no epoch."""
     if eval_data is None:
         return None
-    if isinstance(eval_data, (tuple, list)):
-        if len(eval_data) != 2 or not all(isinstance(t, torch.Tensor) for t in eval_data):
+    tensors = (
+        [isinstance(t, torch.Tensor) for t in eval_data]
+        if isinstance(eval_data, (tuple, list))
+        else []
+    )
+    if any(tensors):  # meant as a pair; a list of (images, labels) batches is an iterable
+        if len(tensors) != 2 or not all(tensors):
             found = ", ".join(type(t).__name__ for t in eval_data)
             raise TypeError(
                 f"eval_data must be a pair (images, labels) of tensors or a DataLoader, got "

@@ -150,6 +150,14 @@ def test_bad_eval_data_and_checkpoint_dir_are_refused_before_any_step(data, tmp_
         assert all(p.grad is None for p in model.parameters())
 
 
+def test_a_list_of_eval_batches_is_still_an_iterable_of_batches(data):
+    images, labels = data
+    batches = [(images[:32], labels[:32]), (images[32:], labels[32:])]
+    (entry,) = _fit(conv_net(), data, eval_data=batches)
+    (again,) = _fit(conv_net(), data, eval_data=(images, labels))
+    assert entry["clean_accuracy"] == again["clean_accuracy"]
+
+
 def test_uint8_images_and_a_meta_model_get_the_fix(data):
     images, labels = data
     uint8 = (images * 255).to(torch.uint8)
