@@ -571,21 +571,25 @@ def fit(
     checkpoint_dir = _check_checkpoint_dir(checkpoint_dir)
     loader = shard_loader(_check_train_data(train_data))
     callbacks = _check_callbacks(callbacks)
+    loss = _check_loss(loss)
+    scheduler = _check_scheduler(scheduler)
+    eval_data = _check_eval_data(eval_data, model, device)
+    streams = _run_generators(
+        loss, loader, eval_attack, callbacks, generators, checkpoint_dir is not None
+    )
     run = _Run(
         model=model,
-        trained=wrap(model, device),
+        trained=wrap(model, device),  # after every check: under DDP it broadcasts weights
         loader=loader,
-        loss=_check_loss(loss),
+        loss=loss,
         optimizer=optimizer,
-        scheduler=_check_scheduler(scheduler),
+        scheduler=scheduler,
         scheduler_step=scheduler_step,
-        eval_data=_check_eval_data(eval_data, model, device),
+        eval_data=eval_data,
         eval_attack=eval_attack,
         eval_batch_size=eval_batch_size,
         callbacks=callbacks,
-        generators=_run_generators(
-            loss, loader, eval_attack, callbacks, generators, checkpoint_dir is not None
-        ),
+        generators=streams,
         device=device,
         progress=progress and is_main_process(),
     )
