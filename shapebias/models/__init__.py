@@ -2,7 +2,10 @@
 and networks built from local weight files (torchvision, timm, robustness, RobustBench)."""
 
 from shapebias.models._modes import (
+    CRAFTING_MODES,
     TrainModeWarning,
+    batchnorm_statistics_kept,
+    crafting,
     eval_mode,
     frozen,
     train_mode,
@@ -22,11 +25,14 @@ from shapebias.models._small_cnn import small_cnn
 __all__ = [
     "CIFAR10_MEAN",
     "CIFAR10_STD",
+    "CRAFTING_MODES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "NormalizedModel",
     "TrainModeWarning",
+    "batchnorm_statistics_kept",
     "build_architecture",
+    "crafting",
     "eval_mode",
     "frozen",
     "load_pretrained",
