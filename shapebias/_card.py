@@ -117,11 +117,10 @@ def evaluate_card(
         )
     mapped = stimulus_model(model, _first_images(datasets, device))
     card: dict[str, Any] = {"accuracy": {}}
-    common = {"seed": settings.seed, "num_bootstrap": settings.num_bootstrap}
     for name, dataset in {**({"clean": clean} if clean is not None else {}), **ood}.items():
         result = metrics.distortion_accuracy(
             mapped, _loader(dataset, settings, device), {}, progress=progress,
-            autocast=settings.autocast, **common,
+            autocast=settings.autocast, seed=settings.seed, num_bootstrap=settings.num_bootstrap,
         )  # fmt: skip
         card["accuracy"][name] = {"images": result.total, **result.clean.to_dict()}
     if cue_conflict is not None:

@@ -62,7 +62,7 @@ def shard_bounds(total: int, rank: int, world: int) -> tuple[int, int]:
     return rank * total // world, (rank + 1) * total // world
 
 
-def shard_data(data: Any, name: str = "data") -> Any:
+def shard_data(data: Any, name: str = "data", *, active: bool = True) -> Any:
     """This process's contiguous block of ``data`` (``data`` itself when not distributed).
 
     ``data`` is a tuple of tensors (sliced along dim 0), a
@@ -71,6 +71,8 @@ def shard_data(data: Any, name: str = "data") -> Any:
     :class:`~shapebias.data.DeviceLoader` around one. Concatenating the ranks'
     outcomes in rank order restores the dataset's order.
 
+    ``active=False`` returns ``data`` as is (a caller that shards and reduces itself).
+
     Raises:
         TypeError: running distributed on another kind of ``data`` (which cannot be
             split without reading all of it in every process).
@@ -78,7 +80,7 @@ def shard_data(data: Any, name: str = "data") -> Any:
             items than processes.
     """
     rank, world = rank_and_world()
-    if world == 1:
+    if world == 1 or not active:
         return data
     if isinstance(data, DeviceLoader):  # a copy, so subclasses keep their own behaviour
         sharded = copy.copy(data)
@@ -129,12 +131,14 @@ def with_sampler(loader: DataLoader, sampler: Any) -> DataLoader:
     )
 
 
-def all_reduce_sum(values: list[float], device: torch.device | None = None) -> list[float]:
-    """Sum a few numbers over all processes (identity when not distributed).
+def all_reduce_sum(
+    values: list[float], device: torch.device | None = None, *, active: bool = True
+) -> list[float]:
+    """Sum a few numbers over all processes (identity when not distributed or not ``active``).
 
     Summed in float64, so integer counts below 2**53 come back exact.
     """
-    if rank_and_world()[1] == 1:
+    if rank_and_world()[1] == 1 or not active:
         return values
     tensor = torch.tensor(values, dtype=torch.float64, device=device or _collective_device())
     dist.all_reduce(tensor)
@@ -151,15 +155,15 @@ def gather_objects(obj: Any) -> list[Any]:
     return gathered
 
 
-def gather_tensor(tensor: torch.Tensor) -> torch.Tensor:
+def gather_tensor(tensor: torch.Tensor, *, active: bool = True) -> torch.Tensor:
     """Every process's ``tensor`` concatenated along dim 0 in rank order, on every process.
 
     Shards may differ in length. The result is on ``tensor``'s device, with its dtype
     (bool travels as uint8, which every backend supports). ``tensor`` itself when not
-    distributed.
+    distributed or not ``active``.
     """
     world = rank_and_world()[1]
-    if world == 1:
+    if world == 1 or not active:
         return tensor
     device = _collective_device()
     payload = tensor.to(device=device, dtype=torch.uint8 if tensor.dtype == torch.bool else None)

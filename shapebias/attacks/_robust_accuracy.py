@@ -137,6 +137,7 @@ def robust_accuracy(
     batch_size: int = 256,
     progress: bool = True,
     autocast: torch.dtype | None = None,
+    distributed: bool = True,
 ) -> RobustAccuracy:
     """Clean and robust accuracy of ``model`` on ``data`` under ``attack``.
 
@@ -155,6 +156,9 @@ def robust_accuracy(
         progress: show a tqdm progress bar.
         autocast: ``torch.bfloat16`` or ``torch.float16`` runs the clean forward under
             :func:`torch.autocast`; the attack (and its gradient) stays in float32.
+        distributed: under ``torchrun``, evaluate this process's block of ``data`` and
+            combine the processes' results (default); ``False`` evaluates ``data`` as
+            given on this process alone, for callers that shard and reduce themselves.
 
     Under ``torchrun`` each process evaluates its contiguous block of ``data`` (see
     :doc:`/guide/real_models`) and the counts are summed over processes, so every process
@@ -181,7 +185,7 @@ def robust_accuracy(
     check_callable(attack, "attack")
     check_autocast(autocast)
     warn_if_train_mode(model, "robust_accuracy")
-    data = shard_data(data)
+    data = shard_data(data, active=distributed)
     total, counts = 0, []
     batches = tqdm(
         iterate_batches(data, batch_size),
@@ -199,7 +203,8 @@ def robust_accuracy(
         total += images.shape[0]
         counts.append(torch.stack([correct.sum(), survived.sum()]))  # no host sync per batch
     local = torch.stack(counts).sum(0).tolist() if counts else [0, 0]
-    total, clean_correct, robust_correct = (int(c) for c in all_reduce_sum([total, *local]))
+    summed = all_reduce_sum([total, *local], active=distributed)
+    total, clean_correct, robust_correct = (int(c) for c in summed)
     if total == 0:
         raise ValueError("data must hold at least one sample, got an empty dataset.")
     return RobustAccuracy(

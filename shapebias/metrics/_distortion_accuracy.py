@@ -105,6 +105,7 @@ def distortion_accuracy(
     num_bootstrap: int = 1000,
     progress: bool = True,
     autocast: torch.dtype | None = None,
+    distributed: bool = True,
 ) -> DistortionAccuracy:
     """Top-1 accuracy and relative accuracy of ``model`` on distorted copies of ``data``.
 
@@ -133,6 +134,9 @@ def distortion_accuracy(
         progress: show a tqdm progress bar.
         autocast: ``torch.bfloat16`` or ``torch.float16`` runs the model (not the
             distortions) under :func:`torch.autocast`.
+        distributed: under ``torchrun``, evaluate this process's block of ``data`` and
+            combine the processes' results (default); ``False`` evaluates ``data`` as
+            given on this process alone, for callers that shard and reduce themselves.
 
     Under ``torchrun`` each process evaluates its contiguous block of ``data`` and the
     per-image outcomes are gathered in dataset order, so every process returns the
@@ -171,7 +175,7 @@ def distortion_accuracy(
     appliers = _distortion_appliers(distortions)
     check_autocast(autocast)
     warn_if_train_mode(model, "distortion_accuracy")
-    data, (rank, world) = shard_data(data), rank_and_world()
+    data, (rank, world) = shard_data(data, active=distributed), rank_and_world()
     generators: dict[str, torch.Generator] = {}
     outcomes: dict[str, list[torch.Tensor]] = {CLEAN: [], **{name: [] for name in appliers}}
     batches = tqdm(
@@ -183,13 +187,17 @@ def distortion_accuracy(
             for position, (name, apply) in enumerate(appliers.items()):
                 if name not in generators:
                     generators[name] = torch.Generator(device=images.device)
-                    keys = ("distortion", position, name) + ((rank,) if world > 1 else ())
+                    split = distributed and world > 1
+                    keys = ("distortion", position, name) + ((rank,) if split else ())
                     generators[name].manual_seed(derive_seed(seed, *keys))
                 distorted = apply(images, generators[name])
                 _check_distorted(distorted, images, name)
                 outcomes[name].append(_right(model, distorted, labels, autocast))
     require_samples(len(outcomes[CLEAN]), "data")
-    correct = {name: gather_tensor(torch.cat(parts)).cpu() for name, parts in outcomes.items()}
+    correct = {
+        name: gather_tensor(torch.cat(parts), active=distributed).cpu()
+        for name, parts in outcomes.items()
+    }
     return _summarise(correct, seed=seed, confidence=confidence, num_bootstrap=num_bootstrap)
 
 

@@ -102,6 +102,7 @@ def shape_bias(
     num_bootstrap: int = 1000,
     progress: bool = True,
     autocast: torch.dtype | None = None,
+    distributed: bool = True,
 ) -> ShapeBias:
     """Shape bias of ``model`` on cue-conflict images: ``S / (S + T)``.
 
@@ -129,6 +130,9 @@ def shape_bias(
         progress: show a tqdm progress bar.
         autocast: ``torch.bfloat16`` or ``torch.float16`` runs the model under
             :func:`torch.autocast` (decisions from its float32 softmax).
+        distributed: under ``torchrun``, evaluate this process's block of ``data`` and
+            combine the processes' results (default); ``False`` evaluates ``data`` as
+            given on this process alone, for callers that shard and reduce themselves.
 
     Under ``torchrun`` each process decides its contiguous block of ``data`` and the
     decisions are gathered in dataset order, so every process returns the
@@ -168,7 +172,7 @@ def shape_bias(
         )
     check_autocast(autocast)
     warn_if_train_mode(model, "shape_bias")
-    data = shard_data(data)
+    data = shard_data(data, active=distributed)
     decide = _Decider(checked_map)
     parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     batches = tqdm(
@@ -183,7 +187,8 @@ def shape_bias(
             parts.append((decisions, shape_labels, texture_labels))
     require_samples(len(parts), "data")
     decisions, shapes, textures = (
-        gather_tensor(torch.cat(column)).cpu() for column in zip(*parts, strict=True)
+        gather_tensor(torch.cat(column), active=distributed).cpu()
+        for column in zip(*parts, strict=True)
     )
     decide.check_labels(shapes, textures)
     names = _class_names(checked_map, class_names, decide.num_classes)
