@@ -98,11 +98,16 @@ class PairedDifference:
     def sign_count(self) -> str:
         """``"3/3 lower"``: how many seeds moved in the more common direction.
 
-        Ties go to ``"lower"``; ``"0/3 lower"`` means no seed moved at all.
+        A tie reads ``"1/2 higher, 1/2 lower"``; no seed moving reads ``"0/2 changed"``.
         """
+        n = self.num_seeds
         if self.higher > self.lower:
-            return f"{self.higher}/{self.num_seeds} higher"
-        return f"{self.lower}/{self.num_seeds} lower"
+            return f"{self.higher}/{n} higher"
+        if self.lower > self.higher:
+            return f"{self.lower}/{n} lower"
+        if self.lower == 0:
+            return f"0/{n} changed"
+        return f"{self.higher}/{n} higher, {self.lower}/{n} lower"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready numbers (NaN as ``None``)."""

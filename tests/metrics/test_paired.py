@@ -127,6 +127,8 @@ def test_ratio_statistic_is_a_ratio_of_sums_and_counts_signs():
     assert result.per_seed == pytest.approx((1 / 2 - 2 / 3, 0.0))
     assert result.difference.value == pytest.approx((1 / 2 - 2 / 3) / 2)
     assert (result.lower, result.higher, result.sign_count) == (1, 0, "1/2 lower")
+    tie = paired_difference([torch.tensor([1.0]), torch.tensor([0.0])], [torch.tensor([0.5])] * 2)
+    assert tie.sign_count == "1/2 higher, 1/2 lower"
 
 
 def test_sign_count_and_p_value_of_a_clear_effect():
@@ -136,7 +138,7 @@ def test_sign_count_and_p_value_of_a_clear_effect():
     assert result.sign_count == "3/3 higher" and result.num_seeds == 3
     assert result.p_value == pytest.approx(2 / 1000)  # no replicate at or below 0
     none = paired_difference(base, base, num_bootstrap=200)
-    assert none.p_value == 1.0 and none.sign_count == "0/3 lower"
+    assert none.p_value == 1.0 and none.sign_count == "0/3 changed"
     assert none.difference == Estimate(0.0, 0.0, 0.0)
 
 
