@@ -28,6 +28,7 @@ import dataclasses
 import json
 import logging
 import math
+import re
 import shutil
 import sys
 import time
@@ -412,7 +413,7 @@ def _train_one(
         shuffle=True,
         generator=torch.Generator().manual_seed(seed),
     )
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     history = recipe.fit(
         model,
         loader,
@@ -431,6 +432,7 @@ def _train_one(
         clean_accuracy=history[-1]["clean_accuracy"],
         evaluated_on="validation split",
         train_seconds=time.perf_counter() - began,
+        train_cpu_seconds=time.process_time() - began_cpu,
         history=[{k: v for k, v in h.items() if isinstance(v, (int, float))} for h in history],
     )
     save_model(path, model, meta=meta)
@@ -558,7 +560,12 @@ def evaluate_all(
         results[name] = []
         for seed, model in zip(seed_list(run.settings), per_seed, strict=True):
             run.step("evaluate", name, seed)
+            began, began_cpu = time.perf_counter(), time.process_time()
             results[name].append(evaluate(model, run.data, run.settings))
+            results[name][-1]["timing"] = {
+                "evaluate_seconds": time.perf_counter() - began,
+                "evaluate_cpu_seconds": time.process_time() - began_cpu,
+            }
             run.bar.update()
     return results
 
@@ -865,6 +872,7 @@ def per_seed_numbers(result: dict[str, Any], num_classes: int) -> dict[str, Any]
     """One model of one seed, as plain numbers (the JSON and the controls table)."""
     items = result["items"]
     numbers: dict[str, Any] = {
+        "timing": result.get("timing", {}),
         "distortion_accuracy": result["accuracy"].to_dict(),
         "shape_bias": result["shape_bias"].to_dict(),
         "robust_accuracy": {
@@ -1118,8 +1126,14 @@ def _plain(value: Any) -> Any:
 # --------------------------------------------------------------------------- main
 
 
+_PER_255 = re.compile(r"(\d+(?:\.\d+)?)/255")
+
+
 def _describe_default(value: Any) -> str:
     if isinstance(value, float):
+        steps = value * 255
+        if 0 < value < 1 and steps >= 0.5 and abs(steps - round(steps)) < 1e-6:
+            return f"{round(steps)}/255"
         return f"{value:.6g}"
     if isinstance(value, tuple):
         return "[" + ", ".join(_describe_default(v) for v in value) + "]"
@@ -1129,13 +1143,19 @@ def _describe_default(value: Any) -> str:
 def settings_help() -> str:
     """The --set names with their defaults and meaning (the --help epilog)."""
     default = PRESETS["default"]
-    lines = ["settings (--set NAME=VALUE, JSON values; lists as [a, b]):"]
+    lines = ["settings (--set NAME=VALUE, JSON values, lists as [a, b], budgets also as 4/255):"]
     for f in dataclasses.fields(Settings):
         if f.name not in _FLAGS:
             value = _describe_default(getattr(default, f.name))
             lines.append(f"  {f.name} = {value}: {f.metadata['help']}")
+    source = (
+        "shapebias.data.CALIBRATED_AXES"
+        if hasattr(shapebias.data, "CALIBRATED_AXES")
+        else "the axis defaults, as shapebias.data.CALIBRATED_AXES is not defined"
+    )
     lines.append(
-        "dataset settings (ShapeTextureDataset keywords, from shapebias.data.SHAPE_TEXTURE_AXES):"
+        "dataset settings (ShapeTextureDataset keywords from shapebias.data.SHAPE_TEXTURE_AXES;"
+        f" defaults from {source}):"
     )
     defaults = dataset_defaults()
     for axis in SHAPE_TEXTURE_AXES:
@@ -1194,7 +1214,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _convert(name: str, text: str, default: Any) -> Any:
     """A --set value parsed as JSON and checked against the type of its default."""
     try:
-        value = json.loads(text)
+        value = json.loads(_PER_255.sub(lambda m: repr(float(m.group(1)) / 255), text))
     except json.JSONDecodeError:
         value = text
     numbers = (int, float)

@@ -242,9 +242,19 @@ def test_help_lists_every_setting_with_default_and_meaning(script):
         if field.name not in script._FLAGS:
             assert f"  {field.name} = " in text, field.name
             assert field.metadata["help"][:30] in text.replace("\n", " ") or field.name in text
+    defaults = script.dataset_defaults()
     for axis in SHAPE_TEXTURE_AXES:
-        assert f"  {axis.name} = {script._describe_default(axis.default)}" in text
+        assert f"  {axis.name} = {script._describe_default(defaults[axis.name])}: " in text
     assert "  standard_epochs = 12: epochs of the standard" in text
+
+
+def test_set_values_are_typed_and_budgets_read_as_fractions_of_255(script):
+    arguments = ["--set", "fit_eps=4/255", "--set", "eps_linf=[1/255, 8/255]",
+                 "--set", "lr=1", "--set", "texture_contrast=0.03"]  # fmt: skip
+    settings, axes = script.build_settings(script.parse_args(arguments))
+    assert settings.fit_eps == 4 / 255 and settings.eps_linf == (1 / 255, 8 / 255)
+    assert settings.lr == 1.0 and isinstance(settings.lr, float)
+    assert axes["texture_contrast"] == 0.03
 
 
 def test_quick_writes_into_its_own_folder(script):
