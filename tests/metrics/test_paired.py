@@ -240,6 +240,7 @@ DOWN = _difference(-0.1, -0.15, -0.05, 0.004)
 FLAT = _difference(0.01, -0.03, 0.05, 0.6)
 ROBUST = _difference(0.3, 0.2, 0.4, 0.002)
 NOT_ROBUST = _difference(0.02, -0.01, 0.05, 0.2)
+VERDICT_ARGUMENTS = {"expected": "higher", "reference_accuracy": 0.7, "chance": 0.25, "floor": 0.05}
 
 
 @pytest.mark.parametrize(
@@ -263,13 +264,7 @@ NOT_ROBUST = _difference(0.02, -0.01, 0.05, 0.2)
     ],
 )
 def test_verdicts(difference, kwargs, expected):
-    arguments = {
-        "expected": "higher",
-        "reference_accuracy": 0.7,
-        "chance": 0.25,
-        "floor": 0.05,
-        **kwargs,
-    }
+    arguments = {**VERDICT_ARGUMENTS, **kwargs}
     assert verdict(difference, **arguments) == expected
 
 
@@ -301,13 +296,7 @@ def test_floor_case_from_real_outcomes_cannot_discriminate():
     ],
 )
 def test_verdict_errors(kwargs, error, message):
-    arguments = {
-        "expected": "higher",
-        "reference_accuracy": 0.7,
-        "chance": 0.25,
-        "floor": 0.05,
-        **kwargs,
-    }
+    arguments = {**VERDICT_ARGUMENTS, **kwargs}
     with pytest.raises(error, match=message):
         verdict(UP, **arguments)
     with pytest.raises(TypeError, match="difference must be a PairedDifference"):
