@@ -46,6 +46,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 import shapebias
 import shapebias.data
@@ -1378,7 +1379,8 @@ def main(argv: list[str] | None = None) -> int:
         k: tuple(t.to(device) for t in v) if isinstance(v, tuple) else v for k, v in data.items()
     }
     total = num_models(settings, data)
-    with tqdm(total=2 * total, unit="model", file=sys.stderr) as bar:
+    # Log lines go through tqdm.write, so they never break the bar's line.
+    with logging_redirect_tqdm(), tqdm(total=2 * total, unit="model", file=sys.stderr) as bar:
         run = RunContext(settings, data, args.out, device, bar, total)
         models = train_all(run)
         run.done = 0
