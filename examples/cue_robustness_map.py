@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _cue_experiment as ce
 
-from shapebias.data import CALIBRATED_AXES
+from shapebias.data import CALIBRATED_AXES, SHAPE_TEXTURE_AXES
 
 log = logging.getLogger("cue_robustness_map")
 
@@ -45,7 +45,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out", type=Path, default=None, help="default runs/map (quick: runs/map_quick)"
     )
-    parser.add_argument("--contrasts", type=float, nargs="+", default=[0.03, 0.06, 0.12])
+    parser.add_argument("--contrasts", type=float, nargs="+", default=[0.03, 0.1])
     parser.add_argument(
         "--deformations",
         type=float,
@@ -58,8 +58,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, ...")
     parser.add_argument("--epochs", type=int, default=12, help="standard training epochs")
     parser.add_argument("--finetune-epochs", type=int, default=3, help="PGD-AT epochs")
-    parser.add_argument("--train-size", type=int, default=2000)
-    parser.add_argument("--test-size", type=int, default=500)
+    parser.add_argument("--train-size", type=int, default=800)
+    parser.add_argument("--test-size", type=int, default=400)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a base axis of CALIBRATED_AXES (numbers; object_size as LOW,HIGH)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run, not a result")
     args = parser.parse_args(argv)
     for name in ("seeds", "epochs", "finetune_epochs", "train_size", "test_size"):
@@ -67,6 +74,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if any(not 0 < e <= 32 for e in args.eps):
         parser.error(f"--eps values must be in (0, 32] (units of 1/255), got {args.eps}")
+    args.base = _base_axes(parser, args.set)
     if args.deformations is None:
         args.deformations = sorted({0.0, float(CALIBRATED_AXES.get("shape_deformation", 0.0))})
     if args.quick:
@@ -82,8 +90,26 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _cell_axes(contrast: float, deformation: float) -> dict[str, Any]:
-    axes = dict(CALIBRATED_AXES)
+def _base_axes(parser: argparse.ArgumentParser, assignments: list[str]) -> dict[str, Any]:
+    """CALIBRATED_AXES with the ``--set`` overrides applied (checked by the dataset later)."""
+    known = {axis.name: axis.default for axis in SHAPE_TEXTURE_AXES}
+    base = dict(CALIBRATED_AXES)
+    for assignment in assignments:
+        name, _, value = assignment.partition("=")
+        if name not in known or not value:
+            parser.error(
+                f"--set takes NAME=VALUE with NAME one of {sorted(known)}, got {assignment!r}"
+            )
+        try:
+            numbers = tuple(float(v) for v in value.split(","))
+        except ValueError:
+            parser.error(f"--set {name} takes a number (or LOW,HIGH), got {value!r}")
+        base[name] = numbers if isinstance(known[name], tuple) else numbers[0]
+    return base
+
+
+def _cell_axes(base: dict[str, Any], contrast: float, deformation: float) -> dict[str, Any]:
+    axes = dict(base)
     axes.update(texture_contrast=contrast, shape_deformation=deformation)
     return axes
 
@@ -111,7 +137,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     records = []
     bar = tqdm(total=len(jobs) * (1 + len(eps_list)), desc="models", disable=None)
     for contrast, deformation, seed in jobs:
-        axes = _cell_axes(contrast, deformation)
+        axes = _cell_axes(args.base, contrast, deformation)
         data = ce.make_data(axes, seed, budget)
         tag = f"c{contrast:g}_d{deformation:g}_seed{seed}"
         models = args.out / "models"
@@ -240,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = {
         "smoke_run_not_a_result": args.quick,
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
-        "base_axes": CALIBRATED_AXES,
+        "base_axes": args.base,
         "seconds": round(timer.seconds, 1),
         "cells": summary,
         "runs": records,
