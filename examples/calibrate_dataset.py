@@ -103,7 +103,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             record["seconds"] = round(timer.seconds, 1)
             ce.append_record(records_path, record)
             log.info("%s", _row(record))
-    records = ce.read_records(records_path)
+    order = list(GRID)
+    records = sorted(
+        ce.read_records(records_path),
+        key=lambda r: (
+            order.index(r["setting"]) if r["setting"] in GRID else len(order),
+            r["seed"],
+        ),
+    )
     summary = summarise(records, budget.num_classes)
     print("\n".join(_row(r) for r in records))
     print("\n".join(_summary_row(name, cell) for name, cell in summary.items()))

@@ -226,7 +226,10 @@ def plot(summary: list[dict[str, Any]], path: Path) -> None:
         for cell in (s for s in summary if s["shape_deformation"] == deformation):
             row, column = eps_values.index(cell["eps"]), contrasts.index(cell["texture_contrast"])
             grid[row, column] = cell["mean_delta_shape_bias"]
-            text = f"{cell['mean_delta_shape_bias']:+.2f}\n{cell['higher']}/{cell['seeds']} up"
+            text = (
+                f"{cell['mean_delta_shape_bias']:+.2f}\n{cell['higher']}/{cell['seeds']} up\n"
+                f"at null {cell['at_within_null']}/{cell['seeds']}"
+            )
             axis.text(column, row, text, ha="center", va="center", fontsize=7)
             if 2 * cell["at_within_null"] > cell["seeds"]:
                 axis.add_patch(
@@ -248,7 +251,8 @@ def plot(summary: list[dict[str, Any]], path: Path) -> None:
         axis.set_title(f"shape_deformation {deformation:g}", fontsize=9)
     figure.colorbar(image, ax=axes[0].tolist(), label="mean ΔSB (AT - standard)")
     figure.suptitle(
-        "shape bias change from PGD-AT, seed-paired; /// = AT at its texture-blind null", fontsize=8
+        "PGD-AT shape-bias change, seed-paired; /// = most AT seeds at their texture-blind null",
+        fontsize=8,
     )
     figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(figure)

@@ -109,15 +109,25 @@ SHAPE_TEXTURE_AXES = (
 scripts can expose them (``reproduce_paper.py --set NAME=VALUE``) without guessing."""
 
 CALIBRATED_AXES: dict[str, Any] = {
-    "texture_correlation": 0.8,
+    "texture_correlation": 1.0,
     "texture_contrast": DEFAULT_TEXTURE_CONTRAST,
-    "texture_cycles": BASE_CYCLES,
+    "texture_cycles": 8.0,
     "object_size": _OBJECT_SIZE,
-    "shape_deformation": 0.0,
+    "shape_deformation": 0.2,
     "occlusion": 0.0,
 }
-"""PROVISIONAL (the reproduction's settings before calibration); replaced by the
-calibrated setting, see docs/calibration.rst."""
+"""The dataset setting of the paper's experiment, fixed from standard models alone.
+
+Both cues predict the label (``texture_correlation`` 1), the texture is fine (period
+``32 / 8 = 4`` pixels at 32x32) at the real textures' contrast, and every outline is
+deformed (``shape_deformation`` 0.2). It was chosen, before any adversarially trained
+model was trained on it, as the setting of a small grid whose standard ``small_cnn``
+models (trained like ``reproduce_paper.py``'s, 2 seeds) met all three targets: cue-conflict
+shape bias <= 0.35, shape-only accuracy >= chance + 15 points, texture-only accuracy
+under PGD-10 at 2/255 and 4/255 <= chance + 10 points. The runs, the targets and the
+rule are in ``docs/calibration.rst`` (``examples/calibrate_dataset.py`` reruns them).
+The dataset's own defaults are unchanged; pass ``**CALIBRATED_AXES`` to get this setting.
+"""
 
 
 @dataclass(frozen=True)
