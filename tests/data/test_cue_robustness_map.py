@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(EXAMPLES))
-    return module
+from tests.data._examples import load_example
 
 
 @pytest.fixture(scope="module")
 def script():
-    return _load("cue_robustness_map")
+    return load_example("cue_robustness_map")
 
 
 def _record(seed, delta, at_bias, interval, null, contrast=0.06, eps="2/255"):
