@@ -12,6 +12,9 @@ Nothing here downloads anything. Constants:
   textures (see :class:`ShapeTextureDataset`).
 - ``SHAPE_TEXTURE_AXES``: one :class:`DatasetAxis` (name, default, help) per keyword of
   :class:`ShapeTextureDataset` that changes how its images look.
+- ``CALIBRATED_AXES``: the values of those keywords fixed for the paper's experiment
+  from standard models alone (see the calibration page of the docs); the dataset's own
+  defaults stay the original images.
 - ``IMAGE_EXTENSIONS``: the file endings :func:`image_folder` accepts by default.
 - ``CATEGORIES_16``: Geirhos et al.'s 16 entry-level categories, alphabetical: the label
   order of :class:`CueConflictDataset`, :func:`stimulus_folder` and :func:`ood_datasets`.
@@ -28,6 +31,7 @@ from shapebias.data._loaders import (
 )
 from shapebias.data._samples import SAMPLE_NAMES, sample_images
 from shapebias.data._shape_texture import (
+    CALIBRATED_AXES,
     DEFAULT_TEXTURE_CONTRAST,
     SHAPE_TEXTURE_AXES,
     SPLITS,
@@ -46,6 +50,7 @@ from shapebias.data._stimuli import (
 from shapebias.data._textures import TEXTURES
 
 __all__ = [
+    "CALIBRATED_AXES",
     "CATEGORIES_16",
     "DEFAULT_TEXTURE_CONTRAST",
     "IMAGE_EXTENSIONS",
