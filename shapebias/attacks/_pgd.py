@@ -9,6 +9,7 @@ import torch
 
 from shapebias._config import config_kwargs
 from shapebias._validation import (
+    check_bool,
     check_choice,
     check_eps,
     check_generator,
@@ -72,6 +73,9 @@ def plan_attack(
     check_int(restarts, "restarts", low=1)
     check_choice(loss, "loss", LOSSES)
     check_generator(generator, images)
+    flags = {"random_start": random_start, "targeted": targeted, "early_stop": early_stop}
+    for name, flag in flags.items():
+        check_bool(flag, name)
     if step_size is None:
         step_t = eps_t * (2.5 / max(steps, 1))
     else:
@@ -81,12 +85,10 @@ def plan_attack(
         step_size=step_t,
         steps=steps,
         norm=norm,
-        random_start=bool(random_start),
         restarts=restarts,
-        targeted=bool(targeted),
         loss=loss,
-        early_stop=bool(early_stop),
         generator=generator,
+        **flags,
     )
 
 
@@ -282,9 +284,11 @@ def pgd(
 
     Raises:
         TypeError: non-tensor or integer images, labels not int64, non-callable model,
-            a model returning a non-tensor.
-        ValueError: bad shapes or ranges, negative ``eps``/``steps``, unknown ``norm`` or
-            ``loss``, labels outside the model's classes.
+            a model returning a non-tensor,
+            ``random_start``, ``targeted`` or ``early_stop`` not a ``bool``.
+        ValueError: bad shapes or ranges, negative, NaN or infinite ``eps``/``step_size``
+            (above 1 in L-inf: ``8`` for ``8/255``), negative ``steps``, unknown ``norm``
+            or ``loss``, labels outside the model's classes, a model returning NaN/inf.
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.

@@ -52,12 +52,20 @@ def objective(logits: torch.Tensor, target: torch.Tensor, output: str) -> torch.
     return logits.gather(1, target[:, None]).squeeze(1)
 
 
-def predict(model: Any, images: torch.Tensor) -> torch.Tensor:
-    """The model's predicted class ``(N,)`` on clean images (one forward, no gradient)."""
+def predict(model: Any, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """The model's predicted class ``(N,)`` on clean images, no gradient.
+
+    The images go through the model in chunks of at most ``batch_size``, so memory
+    follows ``batch_size`` as in the methods themselves; every chunk's logits are
+    checked (one check per model call, not per step of any loop).
+    """
+    predictions = []
     with torch.no_grad():
-        logits = model(images)
-    check_logits(logits, images.shape[0])
-    return logits.argmax(1)
+        for chunk in images.split(batch_size):
+            logits = model(chunk)
+            check_logits(logits, chunk.shape[0])
+            predictions.append(logits.argmax(1))
+    return torch.cat(predictions)
 
 
 def input_gradient(

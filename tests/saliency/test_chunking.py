@@ -12,10 +12,12 @@ from shapebias.saliency._chunking import CPU_BATCH_SIZE, iter_rows, resolve_batc
 
 @given(st.integers(1, 6), st.integers(1, 5), st.integers(1, 13))
 def test_rows_cover_every_copy_once_in_copy_major_order(copies: int, n: int, size: int) -> None:
-    def make_copy(s: int) -> torch.Tensor:
-        return torch.full((n, 1, 1, 1), float(s)) + torch.arange(n).view(n, 1, 1, 1) / 10
+    def make_rows(s: int, start: int, stop: int) -> torch.Tensor:
+        return torch.full((stop - start, 1, 1, 1), float(s)) + torch.arange(
+            start, stop
+        ).view(-1, 1, 1, 1) / 10
 
-    chunks = list(iter_rows(make_copy, copies, size))
+    chunks = list(iter_rows(make_rows, copies, n, size))
     assert all(0 < chunk.inputs.shape[0] <= size for chunk in chunks)
     assert all(chunk.inputs.shape[0] == size for chunk in chunks[:-1])
     copy = torch.cat([chunk.copy for chunk in chunks])
@@ -26,15 +28,23 @@ def test_rows_cover_every_copy_once_in_copy_major_order(copies: int, n: int, siz
     torch.testing.assert_close(inputs, copy.float() + image.float() / 10)
 
 
-def test_make_copy_called_once_per_copy_in_order() -> None:
-    calls: list[int] = []
+@given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 7))
+def test_make_rows_called_in_order_over_consecutive_ranges(copies: int, n: int, size: int) -> None:
+    calls: list[tuple[int, int, int]] = []
 
-    def make_copy(s: int) -> torch.Tensor:
-        calls.append(s)
-        return torch.zeros(3, 1, 1, 1)
+    def make_rows(s: int, start: int, stop: int) -> torch.Tensor:
+        calls.append((s, start, stop))
+        return torch.zeros(stop - start, 1, 1, 1)
 
-    list(iter_rows(make_copy, 4, 2))
-    assert calls == [0, 1, 2, 3]
+    for index, _ in enumerate(iter_rows(make_rows, copies, n, size)):
+        # Lazy: when chunk `index` comes out, no row of a later chunk has been built.
+        assert sum(stop - start for _, start, stop in calls) <= (index + 1) * size
+    assert calls == sorted(calls)
+    for s in range(copies):
+        ranges = [(start, stop) for c, start, stop in calls if c == s]
+        assert ranges[0][0] == 0 and ranges[-1][1] == n
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+        assert all(0 < stop - start <= size for start, stop in ranges)
 
 
 def test_batch_size_default_and_errors() -> None:
