@@ -20,6 +20,7 @@ __all__ = [
     "check_callable",
     "check_choice",
     "check_eps",
+    "check_finite_gradient",
     "check_finite_real",
     "check_generator",
     "check_images",
@@ -176,6 +177,25 @@ def check_logits(
         raise ValueError(
             f"{name} must be class indices below the model's {num_classes} outputs, "
             f"got {int(stats[3])}."
+        )
+
+
+def check_finite_gradient(result: torch.Tensor, name: str) -> None:
+    """Check, once per call, that what a gradient produced (a map, an attack) is finite.
+
+    The logits are checked on the first model call (:func:`check_logits`); this catches
+    a model whose logits are finite there but whose input gradient is NaN or inf
+    somewhere (on perturbed inputs, or through a non-differentiable point).
+
+    Raises:
+        ValueError: ``result`` holds NaN or inf.
+    """
+    if not bool(torch.isfinite(result).all()):
+        raise ValueError(
+            f"{name}: the model's input gradient is NaN or inf on some inputs, although its "
+            "first logits were finite, so the result would hold NaN (and a NaN attack would "
+            "count as robust). Check the model's numerics on perturbed inputs (float16 "
+            "overflow, log of 0, sqrt at 0, a division by a small norm)."
         )
 
 

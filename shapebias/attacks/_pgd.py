@@ -12,6 +12,7 @@ from shapebias._validation import (
     check_bool,
     check_choice,
     check_eps,
+    check_finite_gradient,
     check_generator,
     check_images,
     check_int,
@@ -136,6 +137,8 @@ def _one_run(
                 check_logits(logits, x.shape[0], target)
             objective = attack_objective(logits, target, plan.loss, plan.targeted)
             grad = None if last else torch.autograd.grad(objective.sum(), x)[0]
+        if check_output and step == 0 and grad is not None:
+            check_finite_gradient(grad, "attack")
         x = x.detach()
         success = attack_succeeded(logits.detach(), target, plan.targeted)
         done = torch.ones_like(success) if last else success
@@ -185,6 +188,8 @@ def _ascend(
                 check_logits(logits, x.shape[0], labels)
             objective = attack_objective(logits, labels, plan.loss, plan.targeted)
             (grad,) = torch.autograd.grad(objective.sum(), x)
+        if check_output and step == 0:
+            check_finite_gradient(grad, "attack")  # sign(NaN) is 0: a silent no-op step
         x = _step(x.detach(), grad, clean, plan.eps, plan.step_size, plan.norm)
     if check_output and plan.steps == 0:
         check_logits(model(x), x.shape[0], labels)
@@ -233,6 +238,7 @@ def run_attack(
             model, images, labels, plan, active=todo, check_output=False, evaluate_end=True
         )
         best = _better(best, outcome)
+    check_finite_gradient(best.adversarial, "attack")
     return best
 
 
@@ -288,7 +294,8 @@ def pgd(
             ``random_start``, ``targeted`` or ``early_stop`` not a ``bool``.
         ValueError: bad shapes or ranges, negative, NaN or infinite ``eps``/``step_size``
             (above 1 in L-inf: ``8`` for ``8/255``), negative ``steps``, unknown ``norm``
-            or ``loss``, labels outside the model's classes, a model returning NaN/inf.
+            or ``loss``, labels outside the model's classes, a model returning NaN/inf
+            logits or input gradients (checked on the first step, and the result once).
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import torch
 from tqdm.auto import tqdm
 
-from shapebias._validation import check_int
+from shapebias._validation import check_finite_gradient, check_int
 
 __all__ = ["CPU_BATCH_SIZE", "Rows", "chunked_sum", "iter_rows", "resolve_batch_size"]
 
@@ -118,10 +118,5 @@ def chunked_sum(
     rows_iter = iter_rows(make_rows, copies, n, batch_size)
     for index, rows in enumerate(tqdm(rows_iter, total=chunks, desc=desc, disable=not progress)):
         total.index_add_(0, rows.image, contribution(rows, index == 0))
-    if not bool(torch.isfinite(total).all()):
-        raise ValueError(
-            f"{desc or 'the saliency method'}: the model's input gradient is NaN or inf on "
-            "some inputs, so the map would be NaN. Check the model's numerics on the "
-            "perturbed inputs (float16 overflow, log of 0, a division by a small norm)."
-        )
+    check_finite_gradient(total, desc or "saliency")
     return total

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shapebias._validation import check_bool, check_images, check_logits
+from shapebias._validation import check_bool, check_finite_gradient, check_images, check_logits
 from shapebias.models import warn_if_train_mode
 from shapebias.saliency._hooks import check_module_model, forward_hooks, resolve_layer
 from shapebias.saliency._targets import check_output, check_target, objective
@@ -133,6 +133,7 @@ def grad_cam(
     cam = (weights * activation.detach()).sum(1, keepdim=True)
     if relu:
         cam = cam.clamp_min(0)
+    check_finite_gradient(cam, "grad_cam")
     if upsample:
         cam = F.interpolate(cam, size=images.shape[-2:], mode="bilinear", align_corners=False)
     return cam

@@ -8,7 +8,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from shapebias._validation import check_choice, check_int, check_labels, check_logits
+from shapebias._validation import (
+    check_choice,
+    check_finite_gradient,
+    check_int,
+    check_labels,
+    check_logits,
+)
 
 __all__ = ["OUTPUTS", "check_output", "check_target", "input_gradient", "objective", "predict"]
 
@@ -80,7 +86,8 @@ def input_gradient(
 
     One forward and one input backward; ``torch.autograd.grad`` touches no parameter
     ``.grad``. With ``target=None`` the predicted class of ``inputs`` is explained. With
-    ``check=True`` the model's output and the target's range are validated.
+    ``check=True`` the model's output, the target's range and the gradient's finiteness
+    are validated.
     """
     with torch.enable_grad():
         x = inputs.detach().requires_grad_(True)
@@ -91,4 +98,6 @@ def input_gradient(
             target = logits.detach().argmax(1)
         values = objective(logits, target, output)
         (grad,) = torch.autograd.grad(values.sum(), x)
+    if check:
+        check_finite_gradient(grad, "saliency")
     return grad, values.detach()
