@@ -80,12 +80,12 @@ def smoothgrad_checks(model, images, labels, batch_size: int) -> Callable[[], No
         check_bool,
         check_choice,
         check_finite_gradient,
-        check_finite_real,
         check_generator,
         check_images,
         check_int,
         check_logits,
         check_model,
+        check_real,
     )
     from shapebias.saliency._chunking import resolve_batch_size
     from shapebias.saliency._targets import check_output, check_target
@@ -100,7 +100,7 @@ def smoothgrad_checks(model, images, labels, batch_size: int) -> Callable[[], No
         check_images(images)
         check_target(labels, images)
         check_int(50, "n_samples", low=1)
-        check_finite_real(0.15, "noise_level", low=0.0)
+        check_real(0.15, "noise_level", low=0.0, finite=True)
         check_choice("mean", "aggregate", ("mean", "abs", "square"))
         check_output("loss")
         resolve_batch_size(batch_size, images)

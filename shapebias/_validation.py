@@ -21,7 +21,6 @@ __all__ = [
     "check_choice",
     "check_eps",
     "check_finite_gradient",
-    "check_finite_real",
     "check_generator",
     "check_images",
     "check_int",
@@ -215,11 +214,21 @@ def check_real(
     low: float | None = None,
     high: float | None = None,
     low_inclusive: bool = True,
+    finite: bool = False,
 ) -> float:
-    """Check a real number within optional bounds and return it as ``float``."""
+    """Check a real number within optional bounds and return it as ``float``.
+
+    NaN is always refused; ``inf`` too with ``finite`` (a noise level, step or budget).
+
+    Raises:
+        TypeError: ``value`` is not a real number (``bool`` included).
+        ValueError: NaN, outside the bounds, or (``finite``) infinite.
+    """
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {_describe(value)}.")
     number = float(value)
+    if finite and math.isinf(number):
+        raise ValueError(f"{name} must be a finite number, got {number:g}.")
     too_low = low is not None and (number < low if low_inclusive else number <= low)
     too_high = high is not None and number > high
     if math.isnan(number) or too_low or too_high:
@@ -229,26 +238,6 @@ def check_real(
         if high is not None:
             bounds.append(f"<= {high:g}")
         raise ValueError(f"{name} must be {' and '.join(bounds) or 'a number'}, got {number:g}.")
-    return number
-
-
-def check_finite_real(
-    value: Any,
-    name: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_inclusive: bool = True,
-) -> float:
-    """Like :func:`check_real`, and also refuse ``inf`` (a noise level, step or budget).
-
-    Raises:
-        TypeError: ``value`` is not a real number (``bool`` included).
-        ValueError: NaN, infinite, or outside the bounds.
-    """
-    number = check_real(value, name, low=low, high=high, low_inclusive=low_inclusive)
-    if math.isinf(number):
-        raise ValueError(f"{name} must be a finite number, got {number:g}.")
     return number
 
 
@@ -316,7 +305,7 @@ def check_eps(
             raise ValueError(f"{name} must be finite for every sample, got {hi:g}.")
         _check_pixel_units(hi, name, pixel_bound, "its largest entry is ")
         return eps.detach().to(images.dtype).view(n, 1, 1, 1)
-    value = check_finite_real(eps, name, low=0.0)
+    value = check_real(eps, name, low=0.0, finite=True)
     _check_pixel_units(value, name, pixel_bound, "got ")
     return torch.full((n, 1, 1, 1), value, dtype=images.dtype, device=images.device)
 

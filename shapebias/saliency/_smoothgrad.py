@@ -9,11 +9,11 @@ import torch
 from shapebias._validation import (
     check_bool,
     check_choice,
-    check_finite_real,
     check_generator,
     check_images,
     check_int,
     check_model,
+    check_real,
 )
 from shapebias.models import warn_if_train_mode
 from shapebias.saliency._chunking import Rows, chunked_sum, resolve_batch_size
@@ -111,7 +111,7 @@ def smoothgrad(
     check_images(images)
     target_t = check_target(target, images)
     check_int(n_samples, "n_samples", low=1)
-    noise_level = check_finite_real(noise_level, "noise_level", low=0.0)
+    noise_level = check_real(noise_level, "noise_level", low=0.0, finite=True)
     check_choice(aggregate, "aggregate", AGGREGATES)
     output = check_output(output)
     rows_per_call = resolve_batch_size(batch_size, images)
