@@ -235,7 +235,7 @@ def report_memory(args: argparse.Namespace) -> None:
             cells = "".join(
                 f" {_measure(args, batch_size, target, src):16.1f}" for src in sources.values()
             )
-            print(f"  {batch_size:10d} {target:>10s}{cells}")
+            print(f"  {batch_size:10d} {target:>10s}{cells}", flush=True)
 
 
 def main() -> None:

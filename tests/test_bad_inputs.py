@@ -93,8 +93,8 @@ def _ids(cases: list[Case]) -> list[str]:
 # --- flags: only True/False; "False" is truthy and 0/1 are not flags --------------------
 # (callable, args, base kwargs, flag names)
 FLAG_CALLS: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], tuple[str, ...]]] = [
-    (pgd, XY, {"eps": 8 / 255}, ("random_start", "targeted", "early_stop")),
-    (_pgd_call, (), {"eps": 8 / 255}, ("random_start", "targeted", "early_stop")),
+    (pgd, XY, {"eps": 8 / 255}, ("random_start", "targeted", "early_stop", "progress")),
+    (_pgd_call, (), {"eps": 8 / 255}, ("random_start", "targeted", "early_stop", "progress")),
     (fgsm, XY, {"eps": 8 / 255}, ("targeted",)),
     (_fgsm_call, (), {"eps": 8 / 255}, ("targeted",)),
     (smoothgrad, (MODEL, IMAGES, LABELS), {"n_samples": 1}, ("progress",)),

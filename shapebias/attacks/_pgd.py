@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 import torch
+from tqdm.auto import tqdm
 
 from shapebias._config import config_kwargs
 from shapebias._validation import (
@@ -41,6 +43,7 @@ class _Plan:
     loss: str
     early_stop: bool
     generator: torch.Generator | None
+    progress: bool = False
 
 
 class _Outcome(NamedTuple):
@@ -64,6 +67,7 @@ def plan_attack(
     loss: Any,
     early_stop: Any,
     generator: Any,
+    progress: Any = False,
 ) -> _Plan:
     check_model(model)
     check_images(images)
@@ -74,7 +78,12 @@ def plan_attack(
     check_int(restarts, "restarts", low=1)
     check_choice(loss, "loss", LOSSES)
     check_generator(generator, images)
-    flags = {"random_start": random_start, "targeted": targeted, "early_stop": early_stop}
+    flags = {
+        "random_start": random_start,
+        "targeted": targeted,
+        "early_stop": early_stop,
+        "progress": progress,
+    }
     for name, flag in flags.items():
         check_bool(flag, name)
     if step_size is None:
@@ -126,7 +135,7 @@ def _one_run(
     if active is not None:
         where = where[active]
         x, clean, target, eps, step_size = (t[active] for t in (x, clean, target, eps, step_size))
-    for step in range(plan.steps + 1):
+    for step in _steps(plan, plan.steps + 1):
         if where.numel() == 0:
             break
         last = step == plan.steps
@@ -158,6 +167,11 @@ def _one_run(
     return _Outcome(adversarial, fooled, objective_out)
 
 
+def _steps(plan: _Plan, count: int) -> Iterable[int]:
+    """``range(count)``, with a progress bar (closed when the run ends) if asked for."""
+    return tqdm(range(count), desc="pgd steps", disable=not plan.progress, leave=False)
+
+
 def _step(
     x: torch.Tensor,
     grad: torch.Tensor,
@@ -180,7 +194,7 @@ def _ascend(
     check_output: bool,
 ) -> torch.Tensor:
     """The plain PGD loop: nothing but the forward, the input gradient and the step."""
-    for step in range(plan.steps):
+    for step in _steps(plan, plan.steps):
         with torch.enable_grad():
             x.requires_grad_(True)
             logits = model(x)
@@ -257,6 +271,7 @@ def pgd(
     loss: str = "ce",
     early_stop: bool = False,
     generator: torch.Generator | None = None,
+    progress: bool = False,
 ) -> torch.Tensor:
     """Projected gradient descent (Madry et al., 2018) in the L-inf or L2 ball.
 
@@ -283,6 +298,8 @@ def pgd(
         early_stop: stop attacking a sample at the first iterate that fools the model
             and return that iterate (what robust accuracy needs; never a weaker attack).
         generator: source of the random start; same state, same output.
+        progress: show a progress bar over the steps of each restart (memory does not
+            grow with ``steps`` or ``restarts``; time does, linearly).
 
     Returns:
         Detached adversarial images, same shape, dtype and device as ``images``, within
@@ -291,7 +308,7 @@ def pgd(
     Raises:
         TypeError: non-tensor or integer images, labels not int64, non-callable model,
             a model returning a non-tensor,
-            ``random_start``, ``targeted`` or ``early_stop`` not a ``bool``.
+            ``random_start``, ``targeted``, ``early_stop`` or ``progress`` not a ``bool``.
         ValueError: bad shapes or ranges, negative, NaN or infinite ``eps``/``step_size``
             (above 1 in L-inf: ``8`` for ``8/255``), negative ``steps``, unknown ``norm``
             or ``loss``, labels outside the model's classes, a model returning NaN/inf
@@ -328,6 +345,7 @@ def pgd(
         loss=loss,
         early_stop=early_stop,
         generator=generator,
+        progress=progress,
     )
     warn_if_train_mode(model, "pgd")
     return run_attack(model, images, labels, plan).adversarial
@@ -358,6 +376,7 @@ class PGD:
     loss: str = "ce"
     early_stop: bool = False
     generator: torch.Generator | None = None
+    progress: bool = False
 
     def __call__(self, model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return pgd(model, images, labels, **config_kwargs(self))
