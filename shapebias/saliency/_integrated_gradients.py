@@ -176,17 +176,19 @@ def integrated_gradients(
     attributions = difference * total
     if not return_delta:
         return attributions
+    gap = _explained(model, clean, target_t, output, rows_per_call) - _explained(
+        model, baseline_t, target_t, output, rows_per_call
+    )
+    return attributions, attributions.flatten(1).sum(1) - gap
+
+
+def _explained(
+    model: Any, points: torch.Tensor, target: torch.Tensor, output: str, batch_size: int
+) -> torch.Tensor:
+    """The explained scalar ``f`` at each point ``(N,)``, in chunks of ``batch_size``."""
+    pairs = zip(points.split(batch_size), target.split(batch_size), strict=True)
     with torch.no_grad():
-        ends = [
-            torch.cat([
-                objective(model(chunk), labels, output)
-                for chunk, labels in zip(
-                    points.split(rows_per_call), target_t.split(rows_per_call), strict=True
-                )
-            ])
-            for points in (clean, baseline_t)
-        ]  # fmt: skip
-    return attributions, attributions.flatten(1).sum(1) - (ends[0] - ends[1])
+        return torch.cat([objective(model(chunk), labels, output) for chunk, labels in pairs])
 
 
 # Gauss-Legendre nodes come from an n x n eigenproblem (numpy's leggauss): O(n^2) memory
@@ -212,8 +214,8 @@ def _quadrature(
     if method == "trapezoid":
 
         def weight(copies: torch.Tensor) -> torch.Tensor:
-            ends = (copies == 0) | (copies == steps)
-            return torch.where(ends, 0.5 / steps, 1.0 / steps).to(like.dtype)
+            weights = torch.full(copies.shape, 1.0 / steps, dtype=like.dtype, device=like.device)
+            return weights.masked_fill_((copies == 0) | (copies == steps), 0.5 / steps)
 
         return (lambda s: s / steps), weight
     alphas, weights = path_nodes(steps, method)
