@@ -9,7 +9,7 @@ Two measurements:
   that load spikes on a shared machine drop out of both). The model is the library's
   ``small_cnn`` at 32x32, the cheapest model a user would attack, so the share is an
   upper bound for larger ones. A second, noisier figure times the calls with the
-  hardening checks replaced by no-ops, interleaved with the real calls (medians).
+  hardening checks replaced by no-ops, interleaved with the real calls (best of runs).
 * **SmoothGrad peak memory** at 512x3x224x224 (the paper's ImageNet scale) against
   ``batch_size``: the growth of the resident set's high-water mark (VmHWM, reset before
   the call) during one call, each configuration in a fresh subprocess. With
