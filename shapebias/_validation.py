@@ -169,12 +169,13 @@ def check_logits(
         checks.append(labels.max().to(logits.dtype))
     stats = torch.stack([c.to(logits.dtype) for c in checks]).tolist()
     if not (math.isfinite(stats[0]) and math.isfinite(stats[2])):
-        bad = "NaN" if math.isnan(stats[0]) or math.isnan(stats[2]) else "inf"
         raise ValueError(
-            f"model must return finite logits, got {bad} (range [{stats[0]:g}, {stats[2]:g}]). "
-            "A NaN/inf model output would make every attack and saliency map meaningless; "
-            "check the model's weights (e.g. torch.isfinite(p).all() for p in "
-            "model.parameters()) and its numerics (float16 overflow, log of 0)."
+            "model must return finite logits, but returned logits containing NaN or inf "
+            f"(range [{stats[0]:g}, {stats[2]:g}]): no loss, attack or saliency map of them "
+            "means anything. The model has diverged or its input is broken: check its "
+            "weights (torch.isfinite(p).all() for p in model.parameters()) and numerics "
+            "(float16 overflow, log of 0); in training, lower the learning rate or restart "
+            "from an earlier checkpoint."
         )
     if num_classes > 1 and stats[0] >= 0 and stats[1] < 1e-4:
         raise ValueError(

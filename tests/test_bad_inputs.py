@@ -315,7 +315,10 @@ def test_non_finite_logits_are_refused_everywhere(
 ) -> None:
     model = _Poisoned(value, row, column).eval()
     images_before = IMAGES.clone()
-    with pytest.raises(ValueError, match=r"model must return finite logits, got (NaN|inf)"):
+    with pytest.raises(
+        ValueError,
+        match=r"model must return finite logits, but returned logits containing NaN or inf \(range \[(nan|-?inf|[-0-9.e]+), (nan|-?inf|[-0-9.e]+)\]\)",
+    ):
         call[1](model)
     assert torch.equal(IMAGES, images_before) and not IMAGES.requires_grad
     assert all(p.grad is None for p in model.parameters()) and not model.training

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
@@ -26,7 +26,7 @@ from shapebias.attacks._objectives import LOSSES, attack_objective, attack_succe
 from shapebias.attacks._threat import NORMS, ascent_step, project, random_start
 from shapebias.models import warn_if_train_mode
 
-__all__ = ["PGD", "pgd"]
+__all__ = ["PGD", "ascend", "pgd"]
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def _one_run(
     if active is not None:
         where = where[active]
         x, clean, target, eps, step_size = (t[active] for t in (x, clean, target, eps, step_size))
-    for step in _steps(plan, plan.steps + 1):
+    for step in _steps(plan.steps + 1, plan.progress):
         if where.numel() == 0:
             break
         last = step == plan.steps
@@ -167,9 +167,9 @@ def _one_run(
     return _Outcome(adversarial, fooled, objective_out)
 
 
-def _steps(plan: _Plan, count: int) -> Iterable[int]:
+def _steps(count: int, progress: bool) -> Iterable[int]:
     """``range(count)``, with a progress bar (closed when the run ends) if asked for."""
-    return tqdm(range(count), desc="pgd steps", disable=not plan.progress, leave=False)
+    return tqdm(range(count), desc="pgd steps", disable=not progress, leave=False)
 
 
 def _step(
@@ -185,6 +185,53 @@ def _step(
     return (clean + project(x - clean, eps, norm)).clamp(0, 1)
 
 
+def ascend(
+    model: Any,
+    start: torch.Tensor,
+    clean: torch.Tensor,
+    objective: Callable[[torch.Tensor, int], torch.Tensor],
+    *,
+    eps: torch.Tensor,
+    step_size: torch.Tensor,
+    steps: int,
+    norm: str,
+    check_gradient: bool = False,
+    progress: bool = False,
+) -> torch.Tensor:
+    """The plain projected-ascent loop: the forward, the input gradient and the step.
+
+    Every step ascends ``objective(model(x), step).sum()`` (a per-sample ``(N,)``
+    objective of the logits), then projects onto the ``norm`` ball of radius ``eps``
+    around ``clean`` and clips to ``[0, 1]``. PGD and TRADES's inner maximisation
+    both run this loop; inputs are validated by the caller.
+
+    Args:
+        model: callable ``images -> logits``.
+        start: the first iterate ``(N, C, H, W)`` (need not lie in the ball).
+        clean: the centre of the ball, like ``start``.
+        objective: ``(logits, step) -> (N,)`` quantity to ascend; ``step`` counts from 0.
+        eps: budgets ``(N, 1, 1, 1)``.
+        step_size: step lengths ``(N, 1, 1, 1)``.
+        steps: number of steps.
+        norm: ``"linf"`` or ``"l2"``.
+        check_gradient: check that the first step's input gradient is finite
+            (``sign(NaN)`` is 0: a NaN gradient would be a silent no-op step).
+        progress: show a progress bar over the steps.
+
+    Returns:
+        The detached last iterate (``start`` itself when ``steps == 0``).
+    """
+    x = start.detach()
+    for step in _steps(steps, progress):
+        with torch.enable_grad():
+            x.requires_grad_(True)
+            (grad,) = torch.autograd.grad(objective(model(x), step).sum(), x)
+        if check_gradient and step == 0:
+            check_finite_gradient(grad, "attack")
+        x = _step(x.detach(), grad, clean, eps, step_size, norm)
+    return x
+
+
 def _ascend(
     model: Any,
     x: torch.Tensor,
@@ -193,18 +240,25 @@ def _ascend(
     plan: _Plan,
     check_output: bool,
 ) -> torch.Tensor:
-    """The plain PGD loop: nothing but the forward, the input gradient and the step."""
-    for step in _steps(plan, plan.steps):
-        with torch.enable_grad():
-            x.requires_grad_(True)
-            logits = model(x)
-            if check_output and step == 0:
-                check_logits(logits, x.shape[0], labels)
-            objective = attack_objective(logits, labels, plan.loss, plan.targeted)
-            (grad,) = torch.autograd.grad(objective.sum(), x)
+    """The plain PGD loop on the attack objective (logits checked on the first step)."""
+
+    def objective(logits: torch.Tensor, step: int) -> torch.Tensor:
         if check_output and step == 0:
-            check_finite_gradient(grad, "attack")  # sign(NaN) is 0: a silent no-op step
-        x = _step(x.detach(), grad, clean, plan.eps, plan.step_size, plan.norm)
+            check_logits(logits, clean.shape[0], labels)
+        return attack_objective(logits, labels, plan.loss, plan.targeted)
+
+    x = ascend(
+        model,
+        x,
+        clean,
+        objective,
+        eps=plan.eps,
+        step_size=plan.step_size,
+        steps=plan.steps,
+        norm=plan.norm,
+        check_gradient=check_output,
+        progress=plan.progress,
+    )
     if check_output and plan.steps == 0:
         check_logits(model(x), x.shape[0], labels)
     return x
