@@ -13,6 +13,7 @@ from shapebias._distributed import all_reduce_sum, shard_data
 from shapebias._precision import evaluation_autocast
 from shapebias._validation import (
     check_autocast,
+    check_bool,
     check_callable,
     check_images,
     check_int,
@@ -184,6 +185,7 @@ def robust_accuracy(
     check_int(batch_size, "batch_size", low=1)
     check_callable(attack, "attack")
     check_autocast(autocast)
+    check_bool(distributed, "distributed")
     warn_if_train_mode(model, "robust_accuracy")
     data = shard_data(data, active=distributed)
     total, counts = 0, []

@@ -16,6 +16,7 @@ from shapebias._distributed import gather_tensor, rank_and_world, shard_data
 from shapebias._precision import evaluation_autocast
 from shapebias._validation import (
     check_autocast,
+    check_bool,
     check_callable,
     check_images,
     check_int,
@@ -149,9 +150,11 @@ def distortion_accuracy(
         A :class:`DistortionAccuracy` (``.to_dict()``, ``.to_markdown()``).
 
     Raises:
-        TypeError: ``distortions`` is not a mapping of names to callables.
+        TypeError: ``distortions`` is not a mapping of names to callables, ``progress``
+            not a ``bool``.
         ValueError: a distortion is named ``"clean"`` or returns a batch of another shape
-            or outside ``[0, 1]``; empty data; any input check on images, labels, logits.
+            or outside ``[0, 1]``; empty data; any input check on images, labels, logits
+            (NaN/inf logits included); ``num_bootstrap`` above ``MAX_BOOTSTRAP`` (10^6).
 
     Example:
         >>> import torch
@@ -172,8 +175,10 @@ def distortion_accuracy(
     check_model(model)
     check_int(batch_size, "batch_size", low=1)
     check_bootstrap(confidence, num_bootstrap, seed)
+    check_bool(progress, "progress")
     appliers = _distortion_appliers(distortions)
     check_autocast(autocast)
+    check_bool(distributed, "distributed")
     warn_if_train_mode(model, "distortion_accuracy")
     data, (rank, world) = shard_data(data, active=distributed), rank_and_world()
     generators: dict[str, torch.Generator] = {}
@@ -225,7 +230,8 @@ def accuracy_table(
         The Markdown text.
 
     Raises:
-        TypeError: ``results`` is not a non-empty dict of :class:`DistortionAccuracy`.
+        TypeError: ``results`` is not a non-empty dict of :class:`DistortionAccuracy`,
+            ``intervals`` or ``relative`` not a ``bool``.
 
     Example:
         >>> import torch
@@ -243,6 +249,8 @@ def accuracy_table(
     """
     results = check_results(results, DistortionAccuracy, "distortion_accuracy")
     check_int(digits, "digits", low=0)
+    check_bool(intervals, "intervals")
+    check_bool(relative, "relative")
     names = list(dict.fromkeys(name for r in results.values() for name in r.distortions))
 
     def cell(result: DistortionAccuracy, name: str) -> str:

@@ -12,7 +12,13 @@ from tqdm.auto import tqdm
 
 from shapebias._distributed import gather_tensor, shard_data
 from shapebias._precision import evaluation_autocast
-from shapebias._validation import check_autocast, check_int, check_logits, check_model
+from shapebias._validation import (
+    check_autocast,
+    check_bool,
+    check_int,
+    check_logits,
+    check_model,
+)
 from shapebias.attacks import iterate_batches
 from shapebias.metrics._bootstrap import Estimate, derive_seed, estimate, resample_counts, share
 from shapebias.metrics._checks import CUE_CONFLICT_LABELS, check_bootstrap, require_samples
@@ -142,10 +148,11 @@ def shape_bias(
         A :class:`ShapeBias`.
 
     Raises:
-        TypeError: bad ``class_map`` or ``data``.
+        TypeError: bad ``class_map`` or ``data``, ``progress`` not a ``bool``.
         ValueError: empty data; no image whose shape and texture classes differ; labels
             not below the number of stimulus classes; ``class_map`` indices beyond the
-            model's outputs; both ``class_map`` and ``class_names`` given.
+            model's outputs; both ``class_map`` and ``class_names`` given;
+            ``num_bootstrap`` above ``MAX_BOOTSTRAP`` (10^6); NaN/inf logits.
 
     Example:
         >>> import torch
@@ -164,6 +171,7 @@ def shape_bias(
     check_model(model)
     check_int(batch_size, "batch_size", low=1)
     check_bootstrap(confidence, num_bootstrap, seed)
+    check_bool(progress, "progress")
     checked_map = None if class_map is None else check_class_map(class_map)
     if checked_map is not None and class_names is not None:
         raise ValueError(
@@ -171,6 +179,7 @@ def shape_bias(
             "are the keys of class_map."
         )
     check_autocast(autocast)
+    check_bool(distributed, "distributed")
     warn_if_train_mode(model, "shape_bias")
     data = shard_data(data, active=distributed)
     decide = _Decider(checked_map)
@@ -323,6 +332,8 @@ def shape_bias_table(
     """
     results = check_results(results, ShapeBias, "shape_bias")
     check_int(digits, "digits", low=0)
+    check_bool(intervals, "intervals")
+    check_bool(per_class, "per_class")
     classes = list(dict.fromkeys(c for r in results.values() for c in r.per_class))
     header = ["model", "shape bias", "cue match", *(classes if per_class else [])]
     rows = []
