@@ -237,17 +237,17 @@ def check_real(
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {_describe(value)}.")
     number = float(value)
-    if finite and math.isinf(number):
+    if math.isnan(number) or (finite and math.isinf(number)):
         raise ValueError(f"{name} must be a finite number, got {number:g}.")
     too_low = low is not None and (number < low if low_inclusive else number <= low)
     too_high = high is not None and number > high
-    if math.isnan(number) or too_low or too_high:
+    if too_low or too_high:
         bounds = []
         if low is not None:
             bounds.append(f"{'>=' if low_inclusive else '>'} {low:g}")
         if high is not None:
             bounds.append(f"<= {high:g}")
-        raise ValueError(f"{name} must be {' and '.join(bounds) or 'a number'}, got {number:g}.")
+        raise ValueError(f"{name} must be {' and '.join(bounds)}, got {number:g}.")
     return number
 
 

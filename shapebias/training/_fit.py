@@ -39,7 +39,6 @@ from shapebias.training._checkpoint import (
     restore_rng,
 )
 from shapebias.training._checks import (
-    check_finite_logits,
     check_loss_value,
     check_module,
     check_optimizer,
@@ -214,7 +213,6 @@ def _preflight(
     with eval_mode(model), torch.no_grad():
         logits = model(images[sample])
     check_logits(logits, images[sample].shape[0], labels[sample], f"{source} labels")
-    check_finite_logits(logits)
 
 
 def _check_eval_data(eval_data: Any, model: nn.Module, device: torch.device) -> Any:
