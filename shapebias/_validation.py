@@ -309,10 +309,11 @@ def check_eps(
         if eps.device != images.device:
             raise ValueError(f"{name} is on {eps.device} but images are on {images.device}.")
         lo, hi = torch.stack(list(torch.aminmax(eps.detach()))).tolist()
-        if not lo >= 0:
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            shown = "nan" if math.isnan(lo) or math.isnan(hi) else "inf"
+            raise ValueError(f"{name} must be finite for every sample, got {shown}.")
+        if lo < 0:
             raise ValueError(f"{name} must be >= 0 for every sample, got {lo:g}.")
-        if math.isinf(hi):
-            raise ValueError(f"{name} must be finite for every sample, got {hi:g}.")
         _check_pixel_units(hi, name, pixel_bound, "its largest entry is ")
         return eps.detach().to(images.dtype).view(n, 1, 1, 1)
     value = check_real(eps, name, low=0.0, finite=True)
