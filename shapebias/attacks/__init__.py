@@ -2,7 +2,7 @@
 
 from shapebias.attacks._fgsm import FGSM, fgsm
 from shapebias.attacks._pgd import PGD, pgd
-from shapebias.attacks._robust_accuracy import RobustAccuracy, iterate_batches, robust_accuracy
+from shapebias.attacks._robust_accuracy import RobustAccuracy, robust_accuracy
 from shapebias.attacks._threat import project_l2, project_linf
 
 __all__ = [
@@ -10,7 +10,6 @@ __all__ = [
     "PGD",
     "RobustAccuracy",
     "fgsm",
-    "iterate_batches",
     "pgd",
     "project_l2",
     "project_linf",

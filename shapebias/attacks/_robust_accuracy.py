@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from shapebias._validation import (
-    check_callable,
-    check_images,
-    check_int,
-    check_labels,
-    check_logits,
-)
+from shapebias._batches import batch_count, iterate_batches
+from shapebias._validation import check_callable, check_int, check_logits
 from shapebias.attacks._pgd import run_attack
 from shapebias.models import warn_if_train_mode
 
-__all__ = ["RobustAccuracy", "iterate_batches", "robust_accuracy"]
+__all__ = ["RobustAccuracy", "robust_accuracy"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,64 +33,6 @@ class RobustAccuracy:
     total: int
     clean_correct: int
     robust_correct: int
-
-
-def iterate_batches(
-    data: Any, batch_size: int, *, label_names: tuple[str, ...] = ("labels",)
-) -> Iterator[tuple[torch.Tensor, ...]]:
-    """Yield checked ``(images, *labels)`` batches from tensors or from any iterable of batches.
-
-    ``data`` is either a tuple ``(images, labels, ...)`` of tensors, checked once and cut
-    into ``batch_size`` chunks, or an iterable (a :class:`~torch.utils.data.DataLoader`)
-    of such tuples, each checked as it comes. Extra entries of a batch beyond
-    ``1 + len(label_names)`` are ignored.
-
-    Args:
-        data: tensors or an iterable of batches.
-        batch_size: chunk size for tensor input.
-        label_names: names of the label tensors after the images, used in error messages
-            (``("shape_labels", "texture_labels")`` for cue-conflict data).
-
-    Example:
-        >>> import torch
-        >>> data = (torch.rand(5, 3, 4, 4), torch.zeros(5, dtype=torch.long))
-        >>> [images.shape[0] for images, labels in iterate_batches(data, 2)]
-        [2, 2, 1]
-    """
-    width = 1 + len(label_names)
-    layout = "(" + ", ".join(("images", *label_names)) + ")"
-    if _is_tensor_tuple(data):
-        if len(data) != width:
-            raise ValueError(f"data must be {layout}, got a tuple of {len(data)} tensors.")
-        batch = _checked(data, label_names)
-        for start in range(0, batch[0].shape[0], batch_size):
-            yield tuple(t[start : start + batch_size] for t in batch)
-        return
-    if not isinstance(data, Iterable):
-        raise TypeError(
-            f"data must be a DataLoader (or any iterable) of {layout} batches or a tuple "
-            f"{layout} of tensors, got {type(data).__name__}."
-        )
-    for batch in data:
-        if not isinstance(batch, (tuple, list)) or len(batch) < width:
-            raise TypeError(
-                f"data must yield {layout} tuples, got a batch of type {type(batch).__name__}"
-                + (f" with {len(batch)} entries." if isinstance(batch, (tuple, list)) else ".")
-            )
-        yield _checked(batch[:width], label_names)
-
-
-def _is_tensor_tuple(data: Any) -> bool:
-    """Whether ``data`` is a tuple of tensors ``(images, labels, ...)`` rather than batches."""
-    return isinstance(data, (tuple, list)) and bool(data) and isinstance(data[0], torch.Tensor)
-
-
-def _checked(batch: Any, label_names: tuple[str, ...]) -> tuple[torch.Tensor, ...]:
-    images, *labels = batch
-    check_images(images)
-    for name, label in zip(label_names, labels, strict=True):
-        check_labels(label, images, name)
-    return (images, *labels)
 
 
 def _survivors(
@@ -172,7 +108,7 @@ def robust_accuracy(
     total = clean_correct = robust_correct = 0
     batches = tqdm(
         iterate_batches(data, batch_size),
-        total=_length(data, batch_size),
+        total=batch_count(data, batch_size),
         desc="robust accuracy",
         disable=not progress,
         leave=False,
@@ -196,12 +132,3 @@ def robust_accuracy(
         clean_correct=clean_correct,
         robust_correct=robust_correct,
     )
-
-
-def _length(data: Any, batch_size: int) -> int | None:
-    if _is_tensor_tuple(data):
-        return -(-data[0].shape[0] // batch_size)
-    try:
-        return len(data)
-    except TypeError:
-        return None
