@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from shapebias._validation import check_images, check_labels
 
@@ -17,19 +18,22 @@ def iterate_batches(
 ) -> Iterator[tuple[torch.Tensor, ...]]:
     """Yield checked ``(images, *labels)`` batches from tensors or from any iterable of batches.
 
-    ``data`` is either a tuple ``(images, labels, ...)`` of tensors, checked once and cut
-    into ``batch_size`` chunks, or an iterable (a :class:`~torch.utils.data.DataLoader`)
-    of such tuples, each checked as it comes. Extra entries of a batch beyond
-    ``1 + len(label_names)`` are ignored.
+    ``data`` is a tuple ``(images, labels, ...)`` of tensors, checked once and cut into
+    ``batch_size`` chunks; a :class:`~torch.utils.data.Dataset` of ``(image, label, ...)``
+    items, batched in order by ``batch_size`` (a DataLoader without shuffling or
+    workers); or an iterable (a :class:`~torch.utils.data.DataLoader`) of such tuples,
+    each checked as it comes. Extra entries of a batch beyond ``1 + len(label_names)``
+    are ignored.
 
     Args:
-        data: tensors or an iterable of batches.
-        batch_size: chunk size for tensor input.
+        data: tensors, a Dataset or an iterable of batches.
+        batch_size: batch size for tensor and Dataset input.
         label_names: names of the label tensors after the images, used in error messages
             (``("shape_labels", "texture_labels")`` for cue-conflict data).
 
     Example:
         >>> import torch
+from torch.utils.data import DataLoader, Dataset
         >>> from shapebias._batches import iterate_batches
         >>> data = (torch.rand(5, 3, 4, 4), torch.zeros(5, dtype=torch.long))
         >>> [images.shape[0] for images, labels in iterate_batches(data, 2)]
@@ -44,10 +48,12 @@ def iterate_batches(
         for start in range(0, batch[0].shape[0], batch_size):
             yield tuple(t[start : start + batch_size] for t in batch)
         return
+    if isinstance(data, Dataset):
+        data = DataLoader(data, batch_size=batch_size)
     if not isinstance(data, Iterable):
         raise TypeError(
-            f"data must be a DataLoader (or any iterable) of {layout} batches or a tuple "
-            f"{layout} of tensors, got {type(data).__name__}."
+            f"data must be a DataLoader (or any iterable) of {layout} batches, a Dataset of "
+            f"{layout} items or a tuple {layout} of tensors, got {type(data).__name__}."
         )
     for batch in data:
         if not isinstance(batch, (tuple, list)) or len(batch) < width:
@@ -75,6 +81,8 @@ def batch_count(data: Any, batch_size: int) -> int | None:
     """How many batches :func:`iterate_batches` will yield, or ``None`` when unknown."""
     if is_tensor_tuple(data):
         return -(-data[0].shape[0] // batch_size)
+    if isinstance(data, Dataset):
+        data = DataLoader(data, batch_size=batch_size)
     try:
         return len(data)
     except TypeError:
