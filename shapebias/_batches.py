@@ -33,7 +33,6 @@ def iterate_batches(
 
     Example:
         >>> import torch
-from torch.utils.data import DataLoader, Dataset
         >>> from shapebias._batches import iterate_batches
         >>> data = (torch.rand(5, 3, 4, 4), torch.zeros(5, dtype=torch.long))
         >>> [images.shape[0] for images, labels in iterate_batches(data, 2)]
