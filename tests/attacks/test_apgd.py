@@ -45,18 +45,28 @@ def _starts(images, eps, norm, seed, count):
 
 
 @pytest.mark.parametrize(
-    "norm,eps,loss", [("linf", 2 / 255, "ce"), ("linf", 3 / 255, "dlr"), ("l2", 0.15, "ce")]
+    "norm,eps,loss,rho",
+    [
+        ("linf", 2 / 255, "ce", 0.75),
+        ("linf", 3 / 255, "dlr", 0.75),
+        ("l2", 0.15, "ce", 0.75),
+        ("linf", 8 / 255, "ce", 0.05),  # condition 1 rarely fires: condition 2 acts
+    ],
 )
-def test_untargeted_matches_literal_algorithm_1(norm, eps, loss):
+def test_untargeted_matches_literal_algorithm_1(norm, eps, loss, rho):
     model = tiny_cnn(num_classes=5).double()
-    images, labels = seeded_images(6).double(), seeded_labels(6, num_classes=5)
-    adv = apgd(model, images, labels, eps=eps, norm=norm, steps=30, loss=loss, generator=_gen(2))
+    images = seeded_images(6).double()
+    with torch.no_grad():
+        labels = model(images).argmax(1)  # all correct: none leaves at the start
+    adv = apgd(
+        model, images, labels, eps=eps, norm=norm, steps=30, loss=loss, rho=rho, generator=_gen(2)
+    )
     (start,) = _starts(images, eps, norm, 2, 1)
     fooled = []
     for i in range(6):
         x, broke, _ = reference_apgd(
             model, images[i], labels[i], start[i], eps=eps, steps=30, norm=norm, loss=loss,
-            checkpoints=CHECKPOINTS_30,
+            checkpoints=CHECKPOINTS_30, rho=rho,
         )  # fmt: skip
         torch.testing.assert_close(adv[i], x, atol=1e-10, rtol=0)
         fooled.append(broke)
