@@ -131,7 +131,8 @@ def reference_l2_pattern(size):
 
 
 def _margin(model, x, y):
-    z = model(x[None])[0]
+    with torch.no_grad():
+        z = model(x[None])[0]
     others = torch.cat([z[:y], z[y + 1 :]])
     return float(others.max() - z[y]), int(z.argmax()) != int(y)
 
