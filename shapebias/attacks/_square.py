@@ -87,16 +87,21 @@ def _signs(shape: tuple[int, ...], like: torch.Tensor, generator: Any) -> torch.
 
 
 def _window_masks(
-    n: int, size: int, like: torch.Tensor, generator: Any
+    n: int, size: int, like: torch.Tensor, where: torch.Tensor, generator: Any
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per sample a uniformly placed ``size x size`` window: ``(N, 1, H, W)`` mask, offsets."""
+    """A uniformly placed ``size x size`` window per sample: bool ``(A, 1, H, W)`` masks.
+
+    Corners are drawn for all ``n`` samples (so the generator advances the same way
+    whoever is active) and kept for the active ones, ``where``. Also returns each
+    pixel's row and column offsets from the window's corner, ``(A, H)`` and ``(A, W)``.
+    """
     height, width = like.shape[-2:]
     top = torch.randint(0, height - size + 1, (n,), device=like.device, generator=generator)
     left = torch.randint(0, width - size + 1, (n,), device=like.device, generator=generator)
-    rows = torch.arange(height, device=like.device)[None, :] - top[:, None]  # (N, H)
-    cols = torch.arange(width, device=like.device)[None, :] - left[:, None]  # (N, W)
+    rows = torch.arange(height, device=like.device)[None, :] - top[where, None]
+    cols = torch.arange(width, device=like.device)[None, :] - left[where, None]
     inside = ((rows >= 0) & (rows < size))[:, :, None] & ((cols >= 0) & (cols < size))[:, None]
-    return inside[:, None].to(like.dtype), rows, cols
+    return inside[:, None], rows, cols
 
 
 def _ring_pattern(rows: int, cols: int, like: torch.Tensor) -> torch.Tensor:
@@ -165,9 +170,9 @@ def _linf_proposal(
     generator: Any,
 ) -> torch.Tensor:
     """Set one random square per sample to ``+-eps``, one sign per channel."""
-    mask, _, _ = _window_masks(n, size, delta, generator)
+    mask, _, _ = _window_masks(n, size, delta, where, generator)
     signs = _signs((n, delta.shape[1], 1, 1), delta, generator)
-    return torch.where(mask[where].bool(), eps * signs[where], delta)
+    return torch.where(mask, eps * signs[where], delta)
 
 
 def _l2_proposal(
@@ -184,11 +189,11 @@ def _l2_proposal(
     size += 1 - size % 2  # odd, so the pattern has a centre
     if size > min(delta.shape[-2:]):
         size -= 2
-    first, rows, cols = _window_masks(n, size, delta, generator)
-    second, _, _ = _window_masks(n, size, delta, generator)
+    first_mask, rows, cols = _window_masks(n, size, delta, where, generator)
+    second_mask, _, _ = _window_masks(n, size, delta, where, generator)
     transpose = torch.randint(0, 2, (n,), device=delta.device, generator=generator)
     signs = _signs((n, channels, 1, 1), delta, generator)
-    first, second, rows, cols = first[where], second[where], rows[where], cols[where]
+    first, second = first_mask.to(delta.dtype), second_mask.to(delta.dtype)
     pattern = _placed(_l2_pattern(size, delta), rows, cols, transpose[where]) * first
     image_norm = _l2_norm(delta)
     windows_norm = _l2_norm(delta * torch.maximum(first, second))
@@ -233,12 +238,13 @@ def run_square(
         success = logits.argmax(1) != labels
         height, width = clean.shape[-2:]
         for iteration in range(settings.queries):
-            adversarial[where[success]] = best[success]
-            fooled[where[success]] = True
-            keep = ~success
-            clean, labels, eps, best, best_objective, where = (
-                t[keep] for t in (clean, labels, eps, best, best_objective, where)
-            )
+            if bool(success.any()):
+                adversarial[where[success]] = best[success]
+                fooled[where[success]] = True
+                keep = ~success
+                clean, labels, eps, best, best_objective, where = (
+                    t[keep] for t in (clean, labels, eps, best, best_objective, where)
+                )
             if iteration == settings.queries - 1 or where.numel() == 0:
                 break
             size = square_size(iteration, settings.queries, settings.p_init, height, width)
@@ -248,8 +254,8 @@ def run_square(
             objective = attack_objective(logits, labels, "margin", False)
             success = logits.argmax(1) != labels
             improved = (objective > best_objective) | success
-            best = torch.where(improved[:, None, None, None], candidate, best)
-            best_objective = torch.where(improved, objective, best_objective)
+            best[improved] = candidate[improved]  # best is this loop's own copy
+            best_objective[improved] = objective[improved]
         adversarial[where] = best
     return adversarial, fooled
 
