@@ -86,8 +86,8 @@ def auto_attack(
     classified right and that every earlier attack left standing; within an attack a
     sample leaves at its first misclassifying iterate. The result is exactly the
     robust accuracy of running every attack on every sample. FAB-T, the fourth attack
-    of standard AutoAttack, is not included; on the models Croce & Hein evaluated it
-    changed robust accuracy by at most 0.1 points after APGD-CE and APGD-T.
+    of standard AutoAttack, is not included: where a model resists both APGDs and
+    Square but not FAB-T, this number is too high.
 
     Args:
         model: callable ``images -> logits``, in eval mode.
