@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from shapebias._batches import iterate_batches
 from shapebias._validation import (
     check_callable,
     check_choice,
@@ -23,7 +24,7 @@ from shapebias._validation import (
     check_labels,
     check_logits,
 )
-from shapebias.attacks import iterate_batches, robust_accuracy
+from shapebias.attacks import robust_accuracy
 from shapebias.models import eval_mode, train_mode
 from shapebias.training._callbacks import Callback, TrainingState
 from shapebias.training._checkpoint import (
