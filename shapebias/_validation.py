@@ -238,17 +238,17 @@ def check_real(
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {_describe(value)}.")
     number = float(value)
-    if finite and math.isinf(number):
+    if math.isnan(number) or (finite and math.isinf(number)):
         raise ValueError(f"{name} must be a finite number, got {number:g}.")
     too_low = low is not None and (number < low if low_inclusive else number <= low)
     too_high = high is not None and number > high
-    if math.isnan(number) or too_low or too_high:
+    if too_low or too_high:
         bounds = []
         if low is not None:
             bounds.append(f"{'>=' if low_inclusive else '>'} {low:g}")
         if high is not None:
             bounds.append(f"<= {high:g}")
-        raise ValueError(f"{name} must be {' and '.join(bounds) or 'a number'}, got {number:g}.")
+        raise ValueError(f"{name} must be {' and '.join(bounds)}, got {number:g}.")
     return number
 
 
@@ -310,10 +310,11 @@ def check_eps(
         if eps.device != images.device:
             raise ValueError(f"{name} is on {eps.device} but images are on {images.device}.")
         lo, hi = torch.stack(list(torch.aminmax(eps.detach()))).tolist()
-        if not lo >= 0:
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            shown = "nan" if math.isnan(lo) or math.isnan(hi) else "inf"
+            raise ValueError(f"{name} must be finite for every sample, got {shown}.")
+        if lo < 0:
             raise ValueError(f"{name} must be >= 0 for every sample, got {lo:g}.")
-        if math.isinf(hi):
-            raise ValueError(f"{name} must be finite for every sample, got {hi:g}.")
         _check_pixel_units(hi, name, pixel_bound, "its largest entry is ")
         return eps.detach().to(images.dtype).view(n, 1, 1, 1)
     value = check_real(eps, name, low=0.0, finite=True)

@@ -129,16 +129,16 @@ def test_flag_message_gives_the_fix_for_a_string() -> None:
 NAN, INF = math.nan, math.inf
 NUMBER_CASES = [
     Case(pgd, XY, {"eps": INF, "norm": "l2"}, ValueError, "eps must be a finite number"),
-    Case(pgd, XY, {"eps": NAN}, ValueError, "eps must be >= 0, got nan"),
+    Case(pgd, XY, {"eps": NAN}, ValueError, "eps must be a finite number, got nan"),
     Case(pgd, XY, {"eps": 0.1, "step_size": INF, "norm": "l2"}, ValueError, "step_size must be a finite"),
-    Case(pgd, XY, {"eps": 0.1, "step_size": NAN}, ValueError, "step_size must be >= 0"),
+    Case(pgd, XY, {"eps": 0.1, "step_size": NAN}, ValueError, "step_size must be a finite number"),
     Case(pgd, XY, {"eps": torch.tensor([0.1, INF]), "norm": "l2"}, ValueError, "eps must be finite for every sample"),
-    Case(pgd, XY, {"eps": torch.tensor([0.1, NAN])}, ValueError, "eps must be >= 0 for every sample"),
+    Case(pgd, XY, {"eps": torch.tensor([0.1, NAN])}, ValueError, "eps must be finite for every sample, got nan"),
     Case(fgsm, XY, {"eps": INF}, ValueError, "eps must be a finite number"),
     Case(smoothgrad, (MODEL, IMAGES), {"noise_level": INF}, ValueError, "noise_level must be a finite number"),
-    Case(smoothgrad, (MODEL, IMAGES), {"noise_level": NAN}, ValueError, "noise_level must be >= 0"),
+    Case(smoothgrad, (MODEL, IMAGES), {"noise_level": NAN}, ValueError, "noise_level must be a finite number"),
     Case(project_l2, (DELTA, INF), {}, ValueError, "eps must be a finite number"),
-    Case(project_linf, (DELTA, NAN), {}, ValueError, "eps must be >= 0"),
+    Case(project_linf, (DELTA, NAN), {}, ValueError, "eps must be a finite number"),
 ]  # fmt: skip
 
 

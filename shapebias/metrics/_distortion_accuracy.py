@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from shapebias._batches import iterate_batches
 from shapebias._distributed import gather_tensor, rank_and_world, shard_data
 from shapebias._precision import evaluation_autocast
 from shapebias._validation import (
@@ -23,7 +24,6 @@ from shapebias._validation import (
     check_logits,
     check_model,
 )
-from shapebias.attacks import iterate_batches
 from shapebias.metrics._bootstrap import Estimate, derive_seed, estimate, resample_counts, share
 from shapebias.metrics._checks import check_bootstrap, require_samples
 from shapebias.metrics._tables import MISSING, check_results, format_estimate, markdown_table

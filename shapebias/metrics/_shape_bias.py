@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from shapebias._batches import iterate_batches
 from shapebias._distributed import gather_tensor, shard_data
 from shapebias._precision import evaluation_autocast
 from shapebias._validation import (
@@ -19,7 +20,6 @@ from shapebias._validation import (
     check_logits,
     check_model,
 )
-from shapebias.attacks import iterate_batches
 from shapebias.metrics._bootstrap import Estimate, derive_seed, estimate, resample_counts, share
 from shapebias.metrics._checks import CUE_CONFLICT_LABELS, check_bootstrap, require_samples
 from shapebias.metrics._class_map import check_class_map, mean_by_group, member_index
