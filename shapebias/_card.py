@@ -182,7 +182,8 @@ def _robust(
         mapped, _loader(subset, settings, device), attack, progress=progress,
         autocast=settings.autocast,
     )  # fmt: skip
-    return {**described, "eps": eps, **dataclasses.asdict(result)}
+    counts = ("clean", "robust", "total", "clean_correct", "robust_correct")
+    return {**described, "eps": eps, **{key: getattr(result, key) for key in counts}}
 
 
 def provenance(
