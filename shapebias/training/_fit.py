@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from shapebias._validation import check_choice, check_int, check_logits
 from shapebias.attacks import iterate_batches, robust_accuracy
-from shapebias.models import eval_mode, train_mode
+from shapebias.models import eval_mode, holds_stack, train_mode
 from shapebias.training._callbacks import Callback, TrainingState
 from shapebias.training._checkpoint import (
     CHECKPOINT_FORMAT,
@@ -38,6 +38,7 @@ from shapebias.training._distributed import (
     wrap,
 )
 from shapebias.training._schedules import Step, resolve_loss
+from shapebias.training._stacked import check_stacked_eval_data
 
 __all__ = ["fit"]
 
@@ -154,7 +155,7 @@ def _to_device(batch: Any, device: torch.device) -> tuple[torch.Tensor, torch.Te
 
 def _preflight(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> None:
     """Once per fit: the model is a classifier returning ``(N, K)`` logits for this data."""
-    sample = slice(0, 2)
+    sample = slice(None) if holds_stack(model) else slice(0, 2)  # a stack needs whole blocks
     with eval_mode(model), torch.no_grad():
         logits = model(images[sample])
     check_logits(logits, images[sample].shape[0], labels[sample])
@@ -403,6 +404,7 @@ def fit(
         [1, 2]
     """
     check_module(model)
+    check_stacked_eval_data(model, eval_data)
     check_int(epochs, "epochs", low=1)
     check_int(keep_checkpoints, "keep_checkpoints", low=1)
     check_int(eval_batch_size, "eval_batch_size", low=1)
