@@ -166,10 +166,7 @@ def _check_same_architecture(members: Sequence[nn.Module]) -> None:
                     "needs copies of one architecture, built with the same settings, on one "
                     "device and dtype, all in the same train/eval mode."
                 )
-    tracked = [
-        [t.item() for n, t in m.state_dict().items() if _shared(n)]
-        for m in members
-    ]
+    tracked = [[t.item() for n, t in m.state_dict().items() if _shared(n)] for m in members]
     if any(counts != tracked[0] for counts in tracked):
         raise ValueError(
             "models must have the same BatchNorm num_batches_tracked counts (they are one "
@@ -201,10 +198,17 @@ def _split_normalizers(
                 f"{first.mean.flatten().tolist()}, std {first.std.flatten().tolist()}; the "
                 "stack shares one normaliser, so every NormalizedModel must use the same."
             )
-    normalizer = NormalizedModel(nn.Identity(), first.mean.flatten(), first.std.flatten())
-    normalizer.to(first.mean.device)
+    normalizer = _normalized_like(nn.Identity(), first)
     inner = [m.model for m in models if isinstance(m, NormalizedModel)]
     return inner, normalizer
+
+
+def _normalized_like(model: nn.Module, source: NormalizedModel) -> NormalizedModel:
+    """``model`` behind a normaliser with ``source``'s mean, std, dtype, device and mode."""
+    wrapped = NormalizedModel(model, source.mean.flatten(), source.std.flatten())
+    wrapped.mean, wrapped.std = source.mean.clone(), source.std.clone()
+    wrapped.training = source.training
+    return wrapped
 
 
 def _stacked_state(members: Sequence[nn.Module]) -> dict[str, torch.Tensor]:
@@ -379,10 +383,7 @@ class StackedModels(nn.Module):
             )
             _copy_modes(self.body, member)
             if self.normalizer is not None:
-                member = NormalizedModel(
-                    member, self.normalizer.mean.flatten(), self.normalizer.std.flatten()
-                ).to(device)
-                member.train(self.normalizer.training)
+                member = _normalized_like(member, self.normalizer)
             members.append(member)
         return members
 
