@@ -49,18 +49,18 @@ class _GroupedLinear(nn.Module):
     member ``s`` owns rows ``s * out`` to ``(s + 1) * out``, exactly like a grouped conv.
     """
 
+    weight: nn.Parameter
+    bias: nn.Parameter | None
+
     def __init__(self, members: int, source: nn.Linear) -> None:
         super().__init__()
         self.members = members
         self.in_features = source.in_features
         self.out_features = source.out_features
-        like = {"device": source.weight.device, "dtype": source.weight.dtype}
-        rows = members * self.out_features
-        self.weight = nn.Parameter(torch.empty(rows, self.in_features, **like))
-        bias = None
-        if source.bias is not None:
-            bias = nn.Parameter(torch.empty(rows, **like))
-        self.bias = bias
+        rows, like = members * self.out_features, source.weight
+        self.weight = nn.Parameter(like.new_empty(rows, self.in_features))
+        bias = None if source.bias is None else nn.Parameter(like.new_empty(rows))
+        self.register_parameter("bias", bias)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         n = inputs.shape[0]
