@@ -15,9 +15,11 @@ momentum; one epoch of standard training and one of PGD-3 adversarial training
 
 Every configuration runs the same epochs on the same data (each seed its own
 shuffled copy), round-robin over ``--repeats`` rounds so that load drifts hit all
-alike; medians are printed with their ratio to ``sequential`` (> 1 is faster) and,
-for PGD-3, to the same configuration's clean epoch (cost floor 4: three attack passes
-plus the training step).
+alike; wall-clock medians are printed with their ratio to ``sequential`` (> 1 is
+faster), for PGD-3 with the ratio to the same configuration's clean epoch (cost floor
+4: three attack passes plus the training step), and with the median CPU seconds of the
+process (the work done, which load on a shared machine disturbs less than wall time;
+not shown for the worker processes).
 
 Usage:
     PYTHONPATH=$PWD python benchmarks/bench_stacked_training.py [--seeds 3] [--images 512]
@@ -29,7 +31,9 @@ import argparse
 import copy
 import multiprocessing
 import os
+import statistics
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -178,6 +182,17 @@ def process_configuration(pool: Any, seeds: int, mode: str) -> Callable[[], None
     return lambda: pool.map(_worker_epoch, [(s, mode) for s in range(seeds)], chunksize=1)
 
 
+def _cpu_timed(function: Callable[[], Any], into: list[float]) -> Callable[[], None]:
+    """``function``, recording this process's CPU seconds per call into ``into``."""
+
+    def run() -> None:
+        start = time.process_time()
+        function()
+        into.append(time.process_time() - start)
+
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -207,15 +222,18 @@ def main() -> None:
         if pool is not None:
             name = f"{args.processes} processes x 1 thread"
             functions[name] = process_configuration(pool, args.seeds, mode)
-        medians = interleaved_medians(functions, args.repeats, torch.device("cpu"))
+        cpu: dict[str, list[float]] = {name: [] for name in functions}
+        timed = {name: _cpu_timed(f, cpu[name]) for name, f in functions.items()}
+        medians = interleaved_medians(timed, args.repeats, torch.device("cpu"))
         print(f"\n{mode} epoch ({args.seeds} seeds)")
-        print(f"{'configuration':<28}{'epoch s':>9}{'x faster':>10}{'x clean':>9}")
+        print(f"{'configuration':<28}{'epoch s':>9}{'x faster':>10}{'x clean':>9}{'CPU s':>8}")
         for name, seconds in medians.items():
             if mode == "clean":
                 clean_times[name] = seconds
             versus = seconds / clean_times[name] if mode != "clean" else 1.0
             speed_up = medians["sequential"] / seconds
-            print(f"{name:<28}{seconds:>9.2f}{speed_up:>10.2f}{versus:>9.2f}")
+            used = "-" if name.endswith("thread") else f"{statistics.median(cpu[name][1:]):.2f}"
+            print(f"{name:<28}{seconds:>9.2f}{speed_up:>10.2f}{versus:>9.2f}{used:>8}")
     if pool is not None:
         pool.close()
         pool.join()

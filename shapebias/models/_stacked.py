@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torchvision.models import resnet as tv_resnet
 
+from shapebias._validation import check_sequence
 from shapebias.models._normalized import NormalizedModel
 
 __all__ = ["StackedModels", "holds_stack"]
@@ -303,18 +304,9 @@ class StackedModels(nn.Module):
 
     def __init__(self, models: Sequence[nn.Module]) -> None:
         super().__init__()
-        if isinstance(models, nn.Module) or not isinstance(models, Sequence):
-            raise TypeError(
-                "models must be a sequence (list or tuple) of nn.Module, got "
-                f"{type(models).__name__}. Pass e.g. [small_cnn(4) for _ in range(3)]."
-            )
-        if len(models) == 0:
-            raise ValueError("models must hold at least one model, got an empty sequence.")
-        for index, model in enumerate(models):
-            if not isinstance(model, nn.Module):
-                raise TypeError(
-                    f"models[{index}] must be a torch.nn.Module, got {type(model).__name__}."
-                )
+        models = check_sequence(
+            models, "models", item=lambda m: isinstance(m, nn.Module), expected="a torch.nn.Module"
+        )
         members, normalizer = _split_normalizers(models)
         _check_supported(members[0])
         _check_same_architecture(members)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from shapebias._validation import check_sequence
 
 __all__ = ["StackedLoader"]
 
@@ -58,21 +60,13 @@ class StackedLoader:
     loaders: tuple[Any, ...]
 
     def __post_init__(self) -> None:
-        loaders = self.loaders
-        if isinstance(loaders, (str, bytes, torch.Tensor)) or not isinstance(loaders, Sequence):
-            raise TypeError(
-                "loaders must be a sequence of DataLoaders (one per stacked model), got "
-                f"{type(loaders).__name__}."
-            )
-        if len(loaders) == 0:
-            raise ValueError("loaders must hold at least one loader, got an empty sequence.")
-        for index, loader in enumerate(loaders):
-            if isinstance(loader, torch.Tensor) or not isinstance(loader, Iterable):
-                raise TypeError(
-                    f"loaders[{index}] must be a DataLoader (or re-iterable) of (images, "
-                    f"labels) batches, got {type(loader).__name__}."
-                )
-        object.__setattr__(self, "loaders", tuple(loaders))
+        loaders = check_sequence(
+            self.loaders,
+            "loaders",
+            item=lambda x: isinstance(x, Iterable) and not isinstance(x, torch.Tensor),
+            expected="a DataLoader (or re-iterable) of (images, labels) batches",
+        )
+        object.__setattr__(self, "loaders", loaders)
         lengths = self._lengths()
         if lengths is not None and len(set(lengths)) > 1:
             raise ValueError(
