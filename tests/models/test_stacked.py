@@ -382,3 +382,27 @@ def test_call_and_training_errors():
         ),
         "must be a StackedLoader",
     )
+
+
+def test_fit_on_a_stack_resumes_exactly_with_the_loaders_generators(tmp_path):
+    def run(epochs: int, directory, models) -> StackedModels:
+        stack = StackedModels(models)
+        generator = torch.Generator().manual_seed(5)
+        attack = PGD(eps=4 / 255, steps=1, generator=generator)  # random starts, checkpointed
+        loss = StackedLoss(AdversarialLoss(attack), S)
+        fit(
+            stack,
+            StackedLoader(_loaders()),
+            loss=loss,
+            optimizer=_sgd(stack),
+            epochs=epochs,
+            checkpoint_dir=directory,
+            progress=False,
+        )
+        return stack
+
+    models = _members()
+    whole = run(2, tmp_path / "whole", copy.deepcopy(models))
+    run(1, tmp_path / "split", copy.deepcopy(models))
+    resumed = run(2, tmp_path / "split", copy.deepcopy(models))
+    _assert_same_state(resumed, whole, atol=0.0, rtol=0.0)
