@@ -252,9 +252,10 @@ class StackedModels(nn.Module):
     groups, every ``BatchNorm2d`` one over ``S * C`` channels (so each model keeps its
     own batch statistics in training mode and its own running statistics), every
     ``Linear`` a grouped matrix product, and the activations run in ``channels_last``
-    memory layout. One wide network replaces ``S`` small ones, which keeps both CPU
-    cores busy at batch sizes where one small model cannot (see
-    ``benchmarks/bench_stacked_training.py`` for the measured speed-up).
+    memory layout. One wide network runs ``S`` times fewer, larger operations than ``S``
+    small ones; ``benchmarks/bench_stacked_training.py`` measures what that saves (on
+    a 2-core CPU: the most with 2 threads, where small operations waste the threads;
+    with 1 thread about what ``channels_last`` alone saves).
 
     Each member's parameters are a slice of the stacked ones and no operation mixes
     members, so each member's gradient is exactly its own separate gradient, and any
