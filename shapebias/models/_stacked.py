@@ -112,6 +112,11 @@ def _widen(module: nn.Module, members: int) -> nn.Module:
 
 
 def _check_supported(model: nn.Module) -> None:
+    if type(model) not in _CONTAINERS:
+        raise TypeError(
+            f"StackedModels stacks nn.Sequential and torchvision ResNet models, got a "
+            f"{type(model).__name__}. Wrap a single layer in nn.Sequential."
+        )
     for name, module in model.named_modules():
         kind = type(module)
         where = f"'{name}'" if name else "the model itself"

@@ -336,6 +336,7 @@ def test_construction_errors():
     dropout = nn.Sequential(nn.Flatten(), nn.Dropout(), nn.Linear(3, 2))
     _err(lambda: StackedModels([dropout]), "cannot stack a Dropout", TypeError)
     _err(lambda: StackedModels([nn.Sequential(nn.Flatten(0))]), "Flatten", TypeError)
+    _err(lambda: StackedModels([nn.Linear(3, 3)]), "got a Linear", TypeError)
     linear = nn.Linear(3, 3)
     _err(lambda: StackedModels([nn.Sequential(linear, linear)]), "shared weights", TypeError)
     norm = NormalizedModel(a, (0.5,) * 3, (0.2,) * 3)
