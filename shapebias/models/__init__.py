@@ -1,7 +1,10 @@
 """Models: input normalisation, small-image ResNet-18, a tiny CNN, mode helpers, model stacks."""
 
 from shapebias.models._modes import (
+    CRAFTING_MODES,
     TrainModeWarning,
+    batchnorm_statistics_kept,
+    crafting,
     eval_mode,
     frozen,
     train_mode,
@@ -22,12 +25,15 @@ from shapebias.models._stacked_loader import StackedLoader
 __all__ = [
     "CIFAR10_MEAN",
     "CIFAR10_STD",
+    "CRAFTING_MODES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "NormalizedModel",
     "StackedLoader",
     "StackedModels",
     "TrainModeWarning",
+    "batchnorm_statistics_kept",
+    "crafting",
     "eval_mode",
     "frozen",
     "holds_stack",

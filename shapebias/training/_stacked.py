@@ -10,6 +10,7 @@ import torch
 from shapebias._validation import check_int
 from shapebias.models import holds_stack
 from shapebias.training._losses import AdversarialLoss
+from shapebias.training._protocols import generators_of
 from shapebias.training._schedules import Step, resolve_loss
 
 __all__ = ["StackedLoss", "check_stacked_eval_data"]
@@ -32,6 +33,10 @@ class _Summed:
 
     loss: Any
     num_models: int
+
+    def generators(self) -> list[torch.Generator] | None:
+        """The wrapped loss's generators (None when it does not say)."""
+        return generators_of(self.loss)
 
     def __call__(self, model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         value = _check_whole_batch(self.loss)(model, images, labels)
@@ -85,6 +90,10 @@ class StackedLoss:
         check_int(self.num_models, "num_models", low=1)
         if not hasattr(self.loss, "at"):
             _check_whole_batch(self.loss)
+
+    def generators(self) -> list[torch.Generator] | None:
+        """The wrapped loss's (or schedule's) generators, for fit's checkpoints."""
+        return generators_of(self.loss)
 
     def at(self, step: Step) -> _Summed:
         """The summed-gradient loss for ``step`` (fit calls this for every batch)."""
