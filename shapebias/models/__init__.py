@@ -1,4 +1,4 @@
-"""Models: input normalisation inside the model, small-image ResNet-18, a tiny CNN, mode helpers."""
+"""Models: input normalisation, small-image ResNet-18, a tiny CNN, mode helpers, model stacks."""
 
 from shapebias.models._modes import (
     CRAFTING_MODES,
@@ -19,6 +19,8 @@ from shapebias.models._normalized import (
 )
 from shapebias.models._resnet import resnet18
 from shapebias.models._small_cnn import small_cnn
+from shapebias.models._stacked import StackedModels, holds_stack
+from shapebias.models._stacked_loader import StackedLoader
 
 __all__ = [
     "CIFAR10_MEAN",
@@ -27,11 +29,14 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "NormalizedModel",
+    "StackedLoader",
+    "StackedModels",
     "TrainModeWarning",
     "batchnorm_statistics_kept",
     "crafting",
     "eval_mode",
     "frozen",
+    "holds_stack",
     "resnet18",
     "small_cnn",
     "train_mode",
