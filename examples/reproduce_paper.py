@@ -50,7 +50,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 import shapebias
 import shapebias.data
-from shapebias.attacks import PGD
+from shapebias.attacks import PGD, auto_attack_suite, robust_accuracy
 from shapebias.data import (
     SHAPE_TEXTURE_AXES,
     ShapeTextureDataset,
@@ -113,8 +113,12 @@ class Settings:
         (1 / 255, 2 / 255, 4 / 255, 8 / 255), "L-inf budgets of the robustness table"
     )
     robust_size: int = _setting(500, "test images attacked for robust accuracy")
-    eval_pgd_steps: int = _setting(10, "PGD steps of the evaluation attack")
-    eval_restarts: int = _setting(2, "random restarts of the evaluation attack")
+    eval_attack: str = _setting(
+        "apgd",
+        "evaluation attack: apgd (APGD-CE then APGD-T, auto_attack version='fast') or pgd",
+    )
+    eval_steps: int = _setting(10, "iterations of each evaluation attack run")
+    eval_restarts: int = _setting(2, "random restarts of the evaluation attack (pgd only)")
     fit_eps: float = _setting(2 / 255, "budget at which AT must beat the standard model")
     min_robust_gain: float = _setting(
         0.02, "AT did not fit unless its robust gain's interval clears this"
@@ -144,7 +148,7 @@ PRESETS = {
         train_pgd_steps=1,
         robust_eps=(2 / 255, 8 / 255),
         robust_size=150,
-        eval_pgd_steps=3,
+        eval_steps=3,
         eval_restarts=1,
         saliency_images=8,
         saliency_samples=4,
@@ -489,14 +493,28 @@ def robust_correct(
 ) -> torch.Tensor:
     """Per image: still classified right under the evaluation attack at ``eps``.
 
-    The one place that defines the evaluation attack (PGD with random restarts, the most
-    damaging restart kept per image); swap in a stronger attack here.
+    The one place that defines the evaluation attack: by default the AutoAttack-style
+    ensemble without Square (APGD-CE, then APGD-T with the DLR loss over up to three
+    target classes, each image attacked until the first attack breaks it); ``pgd`` is
+    PGD with random restarts, the most damaging restart kept per image.
     """
+    generator = torch.Generator(images.device).manual_seed(settings.seed)
+    if settings.eval_attack == "apgd":
+        num_classes = model(images[:1]).shape[1]  # a real data set sets its own
+        attacks = auto_attack_suite(
+            eps,
+            version="fast",
+            steps=settings.eval_steps,
+            num_targets=num_classes - 1,
+            generator=generator,
+        )
+        # The targeted DLR loss needs four classes; below that APGD-CE runs alone.
+        result = robust_accuracy(
+            model, (images, labels), attacks if num_classes >= 4 else attacks[:1], progress=False
+        )
+        return (result.correct & (result.broken_by < 0)).to(labels.device)
     attack = PGD(
-        eps=eps,
-        steps=settings.eval_pgd_steps,
-        restarts=settings.eval_restarts,
-        generator=torch.Generator(images.device).manual_seed(settings.seed),
+        eps=eps, steps=settings.eval_steps, restarts=settings.eval_restarts, generator=generator
     )
     right = torch.empty(len(labels), dtype=torch.bool, device=labels.device)
     for chunk in torch.arange(len(labels), device=labels.device).split(256):
@@ -969,10 +987,23 @@ def robustness_table(
         )
     return _table(header, body) + (
         f"\n\nRobust accuracy (percent) on the first {settings.robust_size} test images under "
-        f"L-inf PGD-{settings.eval_pgd_steps} with {settings.eval_restarts} random restart(s) "
-        f"(step 2.5 eps / steps; the most damaging restart kept per image), mean over seeds "
+        f"{_attack_description(settings)}, mean over seeds "
         f"with the hierarchical interval; gain: seed-paired difference to the standard model "
         f"(points)."
+    )
+
+
+def _attack_description(settings: Settings) -> str:
+    if settings.eval_attack == "apgd":
+        return (
+            f"L-inf APGD-CE then APGD-T (DLR loss, up to 3 target classes), "
+            f"{settings.eval_steps} iterations each (shapebias.attacks.auto_attack, "
+            f"version='fast'; the paper's AutoAttack runs 100 and adds Square; APGD-CE alone "
+            f"below four classes)"
+        )
+    return (
+        f"L-inf PGD-{settings.eval_steps} with {settings.eval_restarts} random restart(s) "
+        f"(step 2.5 eps / steps; the most damaging restart kept per image)"
     )
 
 
@@ -1292,6 +1323,8 @@ def check_settings(settings: Settings) -> None:
         problems.append(f"min_robust_gain must lie in [-1, 1], got {settings.min_robust_gain:g}")
     if settings.num_classes < 2:
         problems.append(f"num_classes must be >= 2, got {settings.num_classes}")
+    if settings.eval_attack not in ("apgd", "pgd"):
+        problems.append(f"eval_attack must be 'apgd' or 'pgd', got {settings.eval_attack!r}")
     if problems:
         raise SystemExit("Refused settings (nothing was trained): " + "; ".join(problems) + ".")
 

@@ -30,6 +30,7 @@ __all__ = [
     "check_model",
     "check_perturbation",
     "check_real",
+    "check_sequence",
 ]
 
 
@@ -361,3 +362,31 @@ def check_autocast(dtype: Any) -> torch.dtype | None:
         f"autocast must be None, torch.float16 or torch.bfloat16, got {_describe(dtype)}. "
         "Use torch.bfloat16 on CPU and recent GPUs, torch.float16 on older GPUs."
     )
+
+
+def check_sequence(
+    values: Any, name: str, *, item: Callable[[Any], bool], expected: str
+) -> tuple[Any, ...]:
+    """Check a non-empty list or tuple whose every entry passes ``item``; return it as a tuple.
+
+    Args:
+        values: the sequence to check.
+        name: the parameter's name, for messages.
+        item: a predicate every entry must satisfy.
+        expected: what an entry must be, for messages (``"a torch.nn.Module"``).
+
+    Raises:
+        TypeError: ``values`` is not a sequence (a string or tensor is not one here), or
+            an entry fails ``item``.
+        ValueError: ``values`` is empty.
+    """
+    if isinstance(values, (str, bytes, torch.Tensor)) or not isinstance(values, Sequence):
+        raise TypeError(
+            f"{name} must be a list or tuple, each entry {expected}, got {type(values).__name__}."
+        )
+    if len(values) == 0:
+        raise ValueError(f"{name} must hold at least one entry ({expected}), got none.")
+    for index, value in enumerate(values):
+        if not item(value):
+            raise TypeError(f"{name}[{index}] must be {expected}, got {type(value).__name__}.")
+    return tuple(values)

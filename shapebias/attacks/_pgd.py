@@ -24,7 +24,7 @@ from shapebias._validation import (
 )
 from shapebias.attacks._objectives import LOSSES, attack_objective, attack_succeeded
 from shapebias.attacks._threat import NORMS, ascent_step, project, random_start
-from shapebias.models import warn_if_train_mode
+from shapebias.models import holds_stack, warn_if_train_mode
 
 __all__ = ["PGD", "ascend", "pgd"]
 
@@ -294,6 +294,13 @@ def run_attack(
             model and come back unchanged and not fooled.
     """
     evaluate_end = plan.restarts > 1 or active is not None
+    if (evaluate_end or plan.early_stop) and holds_stack(model):
+        raise ValueError(
+            "this attack drops samples from the batch (early_stop, restarts > 1 or "
+            "robust_accuracy), which a StackedModels cannot take: it routes images to its "
+            "members by position. Attack each member of stack.unstack() instead (in fit, "
+            "pass eval_attack=None for a stack)."
+        )
     best = _one_run(
         model, images, labels, plan, active=active, check_output=True, evaluate_end=evaluate_end
     )

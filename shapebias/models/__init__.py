@@ -1,4 +1,4 @@
-"""Models: input normalisation inside the model, small-image ResNet-18, a tiny CNN, mode helpers,
+"""Models: input normalisation, small-image ResNet-18, a tiny CNN, mode helpers, model stacks,
 and networks built from local weight files (torchvision, timm, robustness, RobustBench)."""
 
 from shapebias.models._modes import (
@@ -21,6 +21,8 @@ from shapebias.models._normalized import (
 from shapebias.models._pretrained import build_architecture, load_pretrained
 from shapebias.models._resnet import resnet18
 from shapebias.models._small_cnn import small_cnn
+from shapebias.models._stacked import StackedModels, holds_stack
+from shapebias.models._stacked_loader import StackedLoader
 
 __all__ = [
     "CIFAR10_MEAN",
@@ -29,12 +31,15 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "NormalizedModel",
+    "StackedLoader",
+    "StackedModels",
     "TrainModeWarning",
     "batchnorm_statistics_kept",
     "build_architecture",
     "crafting",
     "eval_mode",
     "frozen",
+    "holds_stack",
     "load_pretrained",
     "resnet18",
     "small_cnn",

@@ -23,6 +23,7 @@ from shapebias.training._losses import (
 from shapebias.training._recipes import Recipe
 from shapebias.training._schedules import Alternating, EpsWarmup, Step
 from shapebias.training._serialization import load_model, save_model
+from shapebias.training._stacked import StackedLoss
 
 __all__ = [
     "AdversarialLoss",
@@ -33,6 +34,7 @@ __all__ = [
     "EpsWarmup",
     "FGSMRSLoss",
     "Recipe",
+    "StackedLoss",
     "StandardLoss",
     "Step",
     "StopAtAccuracy",

@@ -25,7 +25,7 @@ from shapebias._validation import (
     check_logits,
 )
 from shapebias.attacks import robust_accuracy
-from shapebias.models import eval_mode, train_mode
+from shapebias.models import eval_mode, holds_stack, train_mode
 from shapebias.training._callbacks import Callback, TrainingState
 from shapebias.training._checkpoint import (
     CHECKPOINT_FORMAT,
@@ -57,6 +57,7 @@ from shapebias.training._distributed import (
 )
 from shapebias.training._protocols import generators_of, loader_generators, unique_generators
 from shapebias.training._schedules import Step, resolve_loss
+from shapebias.training._stacked import check_stacked_eval_data
 
 __all__ = ["fit"]
 
@@ -210,7 +211,7 @@ def _preflight(
     """Once per fit: valid data, and a classifier returning finite ``(N, K)`` logits for it."""
     check_images(images, f"{source} images")
     check_labels(labels, images, f"{source} labels")
-    sample = slice(0, 2)
+    sample = slice(None) if holds_stack(model) else slice(0, 2)  # a stack needs whole blocks
     with eval_mode(model), torch.no_grad():
         logits = model(images[sample])
     check_logits(logits, images[sample].shape[0], labels[sample], f"{source} labels")
@@ -557,6 +558,7 @@ def fit(
         [1, 2]
     """
     check_module(model)
+    check_stacked_eval_data(model, eval_data)
     check_int(epochs, "epochs", low=1)
     if isinstance(generators, torch.Generator):
         raise TypeError("generators must be a list of torch.Generator, got one: use [generator].")

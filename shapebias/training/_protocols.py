@@ -25,6 +25,7 @@ from torch.utils.data import (
 )
 
 from shapebias.attacks import FGSM, PGD
+from shapebias.models import StackedLoader
 
 __all__ = [
     "generators_of",
@@ -52,7 +53,13 @@ _RANDOM_SAMPLERS = (RandomSampler, SubsetRandomSampler, WeightedRandomSampler)
 
 
 def loader_generators(loader: Any) -> list[torch.Generator]:
-    """The generators a DataLoader shuffles with: its own and its torch random samplers'."""
+    """The generators a DataLoader shuffles with: its own and its torch random samplers'.
+
+    A :class:`~shapebias.models.StackedLoader` gives those of each of its loaders.
+    """
+    if isinstance(loader, StackedLoader):
+        parts = [g for inner in loader.loaders for g in loader_generators(inner)]
+        return unique_generators(parts, "StackedLoader")
     if not isinstance(loader, DataLoader):
         return []
     samplers = [loader.sampler]
