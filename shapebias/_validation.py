@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 __all__ = [
+    "check_autocast",
     "check_bool",
     "check_callable",
     "check_choice",
@@ -351,6 +352,16 @@ def check_callable(value: Any, name: str) -> Callable[..., Any]:
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {_describe(value)}.")
     return value
+
+
+def check_autocast(dtype: Any) -> torch.dtype | None:
+    """Check an optional evaluation autocast dtype (``torch.float16`` or ``torch.bfloat16``)."""
+    if dtype is None or dtype in (torch.float16, torch.bfloat16):
+        return dtype
+    raise ValueError(
+        f"autocast must be None, torch.float16 or torch.bfloat16, got {_describe(dtype)}. "
+        "Use torch.bfloat16 on CPU and recent GPUs, torch.float16 on older GPUs."
+    )
 
 
 def check_sequence(

@@ -14,7 +14,16 @@ from tqdm.auto import tqdm
 
 from shapebias._batches import batch_count, iterate_batches
 from shapebias._config import config_kwargs
-from shapebias._validation import check_callable, check_int, check_logits, check_model
+from shapebias._distributed import all_reduce_sum, gather_tensor, shard_data
+from shapebias._precision import evaluation_autocast
+from shapebias._validation import (
+    check_autocast,
+    check_bool,
+    check_callable,
+    check_int,
+    check_logits,
+    check_model,
+)
 from shapebias.attacks._apgd import APGD, apgd_fooled
 from shapebias.attacks._fgsm import FGSM
 from shapebias.attacks._masking import warn_if_black_box_stronger
@@ -126,6 +135,8 @@ def robust_accuracy(
     *,
     batch_size: int = 256,
     progress: bool = True,
+    autocast: torch.dtype | None = None,
+    distributed: bool = True,
 ) -> RobustAccuracy:
     """Clean and robust accuracy of ``model`` on ``data`` under ``attack`` (or several).
 
@@ -152,6 +163,11 @@ def robust_accuracy(
             untargeted (APGD-T counts, as it only needs a misclassification).
         batch_size: batch size for a Dataset or a tensor pair.
         progress: show a tqdm progress bar.
+        autocast: ``torch.bfloat16`` or ``torch.float16`` runs the clean forward under
+            :func:`torch.autocast`; the attacks (and their gradients) stay in float32.
+        distributed: under ``torchrun``, evaluate this process's block of ``data`` and
+            combine the processes' counts and per-sample outcomes (default); ``False``
+            evaluates ``data`` on this process alone, for callers that shard themselves.
 
     Returns:
         A :class:`RobustAccuracy` with rates and counts over the whole dataset, the
@@ -179,7 +195,10 @@ def robust_accuracy(
     check_model(model)
     check_int(batch_size, "batch_size", low=1)
     attacks = _check_attacks(attack)
+    check_autocast(autocast)
+    check_bool(distributed, "distributed")
     warn_if_train_mode(model, "robust_accuracy")
+    data = shard_data(data, active=distributed)
     total = clean_correct = 0
     standing = [0] * len(attacks)
     broken_parts, correct_parts = [], []
@@ -191,7 +210,7 @@ def robust_accuracy(
         leave=False,
     )
     for images, labels in batches:
-        with torch.no_grad():
+        with torch.no_grad(), evaluation_autocast(autocast, images.device):
             logits = model(images)
         check_logits(logits, images.shape[0], labels)
         correct = logits.argmax(1) == labels
@@ -207,10 +226,12 @@ def robust_accuracy(
         broken_parts.append(broken.cpu())
         correct_parts.append(correct.cpu())
         batches.set_postfix(clean=clean_correct / total, robust=standing[-1] / total)
+    summed = all_reduce_sum([total, clean_correct, *standing], active=distributed)
+    total, clean_correct, *standing = (int(c) for c in summed)
     if total == 0:
         raise ValueError("data must hold at least one sample, got an empty dataset.")
     names = tuple(attack_name(one) for one in attacks)
-    broken_by = torch.cat(broken_parts)
+    broken_by = gather_tensor(torch.cat(broken_parts), active=distributed)
     warn_if_black_box_stronger(names, [is_gradient_free(one) for one in attacks], broken_by)
     return RobustAccuracy(
         clean=clean_correct / total,
@@ -221,5 +242,5 @@ def robust_accuracy(
         attacks=names,
         robust_after=tuple(count / total for count in standing),
         broken_by=broken_by,
-        correct=torch.cat(correct_parts),
+        correct=gather_tensor(torch.cat(correct_parts), active=distributed),
     )

@@ -16,8 +16,11 @@ Nothing here downloads anything. Constants:
   from standard models alone (see the calibration page of the docs); the dataset's own
   defaults stay the original images.
 - ``IMAGE_EXTENSIONS``: the file endings :func:`image_folder` accepts by default.
+- ``CATEGORIES_16``: Geirhos et al.'s 16 entry-level categories, alphabetical: the label
+  order of :class:`CueConflictDataset`, :func:`stimulus_folder` and :func:`ood_datasets`.
 """
 
+from shapebias._device_loader import DeviceLoader
 from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset
 from shapebias.data._loaders import (
     IMAGE_EXTENSIONS,
@@ -37,10 +40,18 @@ from shapebias.data._shape_texture import (
     ShapeTextureDataset,
 )
 from shapebias.data._shapes import SHAPES
+from shapebias.data._stimuli import (
+    CATEGORIES_16,
+    CueConflictDataset,
+    ood_datasets,
+    stimulus_folder,
+    stimulus_transform,
+)
 from shapebias.data._textures import TEXTURES
 
 __all__ = [
     "CALIBRATED_AXES",
+    "CATEGORIES_16",
     "DEFAULT_TEXTURE_CONTRAST",
     "IMAGE_EXTENSIONS",
     "SAMPLE_NAMES",
@@ -48,7 +59,9 @@ __all__ = [
     "SHAPE_TEXTURE_AXES",
     "SPLITS",
     "TEXTURES",
+    "CueConflictDataset",
     "DatasetAxis",
+    "DeviceLoader",
     "ImageArrayDataset",
     "ImageFileDataset",
     "ItemSpec",
@@ -56,6 +69,9 @@ __all__ = [
     "caltech256",
     "cifar10",
     "image_folder",
+    "ood_datasets",
     "sample_images",
+    "stimulus_folder",
+    "stimulus_transform",
     "tiny_imagenet",
 ]

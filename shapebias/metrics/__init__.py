@@ -2,6 +2,7 @@
 and seed-paired statistics for comparing model sets (paired difference, Holm, verdicts)."""
 
 from shapebias.metrics._bootstrap import Estimate
+from shapebias.metrics._category_model import CategoryModel
 from shapebias.metrics._class_map import IMAGENET_16_CLASS_MAP, aggregate_probabilities
 from shapebias.metrics._distortion_accuracy import (
     DistortionAccuracy,
@@ -9,6 +10,7 @@ from shapebias.metrics._distortion_accuracy import (
     distortion_accuracy,
 )
 from shapebias.metrics._error_consistency import ErrorConsistency, error_consistency
+from shapebias.metrics._null import texture_blind_null
 from shapebias.metrics._paired import (
     AT_DID_NOT_FIT,
     CANNOT_DISCRIMINATE,
@@ -39,6 +41,7 @@ __all__ = [
     "NO_DIFFERENCE",
     "REVERSED",
     "VERDICTS",
+    "CategoryModel",
     "DistortionAccuracy",
     "ErrorConsistency",
     "Estimate",
@@ -58,5 +61,6 @@ __all__ = [
     "saliency_similarity",
     "shape_bias",
     "shape_bias_table",
+    "texture_blind_null",
     "verdict",
 ]

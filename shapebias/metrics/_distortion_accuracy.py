@@ -13,7 +13,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from shapebias._batches import iterate_batches
+from shapebias._distributed import gather_tensor, rank_and_world, shard_data
+from shapebias._precision import evaluation_autocast
 from shapebias._validation import (
+    check_autocast,
     check_bool,
     check_callable,
     check_images,
@@ -102,6 +105,8 @@ def distortion_accuracy(
     confidence: float = 0.95,
     num_bootstrap: int = 1000,
     progress: bool = True,
+    autocast: torch.dtype | None = None,
+    distributed: bool = True,
 ) -> DistortionAccuracy:
     """Top-1 accuracy and relative accuracy of ``model`` on distorted copies of ``data``.
 
@@ -128,6 +133,18 @@ def distortion_accuracy(
         confidence: coverage of the intervals.
         num_bootstrap: bootstrap replicates; 0 skips the intervals (bounds are NaN).
         progress: show a tqdm progress bar.
+        autocast: ``torch.bfloat16`` or ``torch.float16`` runs the model (not the
+            distortions) under :func:`torch.autocast`.
+        distributed: under ``torchrun``, evaluate this process's block of ``data`` and
+            combine the processes' results (default); ``False`` evaluates ``data`` as
+            given on this process alone, for callers that shard and reduce themselves.
+
+    Under ``torchrun`` each process evaluates its contiguous block of ``data`` and the
+    per-image outcomes are gathered in dataset order, so every process returns the
+    single-process result for deterministic distortions; a random distortion draws from
+    a per-process generator (seeded from ``seed``, the name and the rank), which, like a
+    different ``batch_size``, gives other, equally valid, distorted images
+    (see :doc:`/guide/real_models`).
 
     Returns:
         A :class:`DistortionAccuracy` (``.to_dict()``, ``.to_markdown()``).
@@ -160,7 +177,10 @@ def distortion_accuracy(
     check_bootstrap(confidence, num_bootstrap, seed)
     check_bool(progress, "progress")
     appliers = _distortion_appliers(distortions)
+    check_autocast(autocast)
+    check_bool(distributed, "distributed")
     warn_if_train_mode(model, "distortion_accuracy")
+    data, (rank, world) = shard_data(data, active=distributed), rank_and_world()
     generators: dict[str, torch.Generator] = {}
     outcomes: dict[str, list[torch.Tensor]] = {CLEAN: [], **{name: [] for name in appliers}}
     batches = tqdm(
@@ -168,16 +188,21 @@ def distortion_accuracy(
     )
     with torch.no_grad():
         for images, labels in batches:
-            outcomes[CLEAN].append(_right(model, images, labels))
+            outcomes[CLEAN].append(_right(model, images, labels, autocast))
             for position, (name, apply) in enumerate(appliers.items()):
                 if name not in generators:
                     generators[name] = torch.Generator(device=images.device)
-                    generators[name].manual_seed(derive_seed(seed, "distortion", position, name))
+                    split = distributed and world > 1
+                    keys = ("distortion", position, name) + ((rank,) if split else ())
+                    generators[name].manual_seed(derive_seed(seed, *keys))
                 distorted = apply(images, generators[name])
                 _check_distorted(distorted, images, name)
-                outcomes[name].append(_right(model, distorted, labels))
+                outcomes[name].append(_right(model, distorted, labels, autocast))
     require_samples(len(outcomes[CLEAN]), "data")
-    correct = {name: torch.cat(parts).cpu() for name, parts in outcomes.items()}
+    correct = {
+        name: gather_tensor(torch.cat(parts), active=distributed).cpu()
+        for name, parts in outcomes.items()
+    }
     return _summarise(correct, seed=seed, confidence=confidence, num_bootstrap=num_bootstrap)
 
 
@@ -251,8 +276,14 @@ def accuracy_table(
     return markdown_table(["model", "clean", *names], rows) + "\n\n" + legend
 
 
-def _right(model: Callable[..., Any], images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    logits = model(images)
+def _right(
+    model: Callable[..., Any],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    autocast: torch.dtype | None,
+) -> torch.Tensor:
+    with evaluation_autocast(autocast, images.device):
+        logits = model(images)
     check_logits(logits, images.shape[0], labels)
     return logits.argmax(1) == labels
 

@@ -11,7 +11,15 @@ import torch
 from tqdm.auto import tqdm
 
 from shapebias._batches import iterate_batches
-from shapebias._validation import check_bool, check_int, check_logits, check_model
+from shapebias._distributed import gather_tensor, shard_data
+from shapebias._precision import evaluation_autocast
+from shapebias._validation import (
+    check_autocast,
+    check_bool,
+    check_int,
+    check_logits,
+    check_model,
+)
 from shapebias.metrics._bootstrap import Estimate, derive_seed, estimate, resample_counts, share
 from shapebias.metrics._checks import CUE_CONFLICT_LABELS, check_bootstrap, require_samples
 from shapebias.metrics._class_map import check_class_map, mean_by_group, member_index
@@ -99,6 +107,8 @@ def shape_bias(
     confidence: float = 0.95,
     num_bootstrap: int = 1000,
     progress: bool = True,
+    autocast: torch.dtype | None = None,
+    distributed: bool = True,
 ) -> ShapeBias:
     """Shape bias of ``model`` on cue-conflict images: ``S / (S + T)``.
 
@@ -124,6 +134,15 @@ def shape_bias(
         confidence: coverage of the intervals.
         num_bootstrap: bootstrap replicates; 0 skips the intervals.
         progress: show a tqdm progress bar.
+        autocast: ``torch.bfloat16`` or ``torch.float16`` runs the model under
+            :func:`torch.autocast` (decisions from its float32 softmax).
+        distributed: under ``torchrun``, evaluate this process's block of ``data`` and
+            combine the processes' results (default); ``False`` evaluates ``data`` as
+            given on this process alone, for callers that shard and reduce themselves.
+
+    Under ``torchrun`` each process decides its contiguous block of ``data`` and the
+    decisions are gathered in dataset order, so every process returns the
+    single-process result, intervals included (see :doc:`/guide/real_models`).
 
     Returns:
         A :class:`ShapeBias`.
@@ -159,7 +178,10 @@ def shape_bias(
             "class_names must be None when class_map is given: the stimulus class names "
             "are the keys of class_map."
         )
+    check_autocast(autocast)
+    check_bool(distributed, "distributed")
     warn_if_train_mode(model, "shape_bias")
+    data = shard_data(data, active=distributed)
     decide = _Decider(checked_map)
     parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     batches = tqdm(
@@ -169,10 +191,15 @@ def shape_bias(
     )
     with torch.no_grad():
         for images, shape_labels, texture_labels in batches:
-            decisions = decide(model(images), images.shape[0], shape_labels, texture_labels)
+            with evaluation_autocast(autocast, images.device):
+                decisions = decide(model(images), images.shape[0])
             parts.append((decisions, shape_labels, texture_labels))
     require_samples(len(parts), "data")
-    decisions, shapes, textures = (torch.cat(column).cpu() for column in zip(*parts, strict=True))
+    decisions, shapes, textures = (
+        gather_tensor(torch.cat(column), active=distributed).cpu()
+        for column in zip(*parts, strict=True)
+    )
+    decide.check_labels(shapes, textures)
     names = _class_names(checked_map, class_names, decide.num_classes)
     return _summarise(
         decisions, shapes, textures, names, seed=seed, confidence=confidence,
@@ -188,9 +215,7 @@ class _Decider:
         self.index: tuple[torch.Tensor, torch.Tensor] | None = None
         self.num_classes = 0 if class_map is None else len(class_map)
 
-    def __call__(
-        self, logits: Any, batch_size: int, shape_labels: torch.Tensor, texture_labels: torch.Tensor
-    ) -> torch.Tensor:
+    def __call__(self, logits: Any, batch_size: int) -> torch.Tensor:
         check_logits(logits, batch_size)
         if self.class_map is None:
             self.num_classes = logits.shape[1]
@@ -199,6 +224,10 @@ class _Decider:
             if self.index is None:
                 self.index = member_index(self.class_map, logits)
             scores = mean_by_group(logits.softmax(1), *self.index, self.num_classes)
+        return scores.argmax(1)
+
+    def check_labels(self, shape_labels: torch.Tensor, texture_labels: torch.Tensor) -> None:
+        """Once, on all labels: both must index the stimulus classes."""
         largest = int(torch.maximum(shape_labels.max(), texture_labels.max()))
         if largest >= self.num_classes:
             source = "class_map's" if self.class_map is not None else "the model's"
@@ -207,7 +236,6 @@ class _Decider:
                 f"{source} {self.num_classes} classes, got {largest}. Pass a class_map that "
                 "maps the model's outputs to the stimulus classes."
             )
-        return scores.argmax(1)
 
 
 def _class_names(

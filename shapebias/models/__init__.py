@@ -1,4 +1,5 @@
-"""Models: input normalisation, small-image ResNet-18, a tiny CNN, mode helpers, model stacks."""
+"""Models: input normalisation, small-image ResNet-18, a tiny CNN, mode helpers, model stacks,
+and networks built from local weight files (torchvision, timm, robustness, RobustBench)."""
 
 from shapebias.models._modes import (
     CRAFTING_MODES,
@@ -17,6 +18,7 @@ from shapebias.models._normalized import (
     IMAGENET_STD,
     NormalizedModel,
 )
+from shapebias.models._pretrained import build_architecture, load_pretrained
 from shapebias.models._resnet import resnet18
 from shapebias.models._small_cnn import small_cnn
 from shapebias.models._stacked import StackedModels, holds_stack
@@ -33,10 +35,12 @@ __all__ = [
     "StackedModels",
     "TrainModeWarning",
     "batchnorm_statistics_kept",
+    "build_architecture",
     "crafting",
     "eval_mode",
     "frozen",
     "holds_stack",
+    "load_pretrained",
     "resnet18",
     "small_cnn",
     "train_mode",

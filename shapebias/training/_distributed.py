@@ -16,6 +16,14 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
+from shapebias._distributed import (
+    all_reduce_sum,
+    gather_objects,
+    is_main_process,
+    rank_and_world,
+    with_sampler,
+)
+
 __all__ = [
     "all_reduce_sum",
     "gather_objects",
@@ -29,18 +37,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("shapebias.training")
-
-
-def rank_and_world() -> tuple[int, int]:
-    """``(rank, world_size)``; ``(0, 1)`` when not running distributed."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def is_main_process() -> bool:
-    """True on rank 0 and when not running distributed (the process that logs and saves)."""
-    return rank_and_world()[0] == 0
 
 
 def init_distributed(backend: str | None = None) -> torch.device:
@@ -114,37 +110,7 @@ def shard_loader(loader: Any) -> Any:
         shuffle=isinstance(loader.sampler, RandomSampler),
         drop_last=loader.drop_last,
     )
-    return DataLoader(
-        loader.dataset,
-        batch_size=loader.batch_size,
-        sampler=sampler,
-        num_workers=loader.num_workers,
-        collate_fn=loader.collate_fn,
-        pin_memory=loader.pin_memory,
-        drop_last=loader.drop_last,
-        timeout=loader.timeout,
-        worker_init_fn=loader.worker_init_fn,
-        persistent_workers=loader.persistent_workers,
-    )
-
-
-def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
-    """Sum a few numbers over all processes (identity when not distributed)."""
-    if rank_and_world()[1] == 1:
-        return values
-    tensor = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(tensor)
-    return tensor.tolist()
-
-
-def gather_objects(obj: Any) -> list[Any]:
-    """Every process's ``obj``, indexed by rank (``[obj]`` when not distributed)."""
-    world = rank_and_world()[1]
-    if world == 1:
-        return [obj]
-    gathered: list[Any] = [None] * world
-    dist.all_gather_object(gathered, obj)
-    return gathered
+    return with_sampler(loader, sampler)
 
 
 def sync_buffers(model: nn.Module) -> None:

@@ -352,7 +352,9 @@ def _evaluate(run: _Run) -> dict[str, float]:
                     correct = int((run.model(images).argmax(1) == labels).sum())
                 counts = [counts[0] + images.shape[0], counts[1] + correct, 0.0]
                 continue
-            result = robust_accuracy(run.model, (images, labels), run.eval_attack, progress=False)
+            result = robust_accuracy(
+                run.model, (images, labels), run.eval_attack, progress=False, distributed=False
+            )
             counts = [
                 counts[0] + result.total,
                 counts[1] + result.clean_correct,
