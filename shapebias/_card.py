@@ -35,7 +35,9 @@ class CardSettings:
     seed: int = 0
     num_bootstrap: int = 1000
     eps: float | None = None
-    attack_steps: int = 10
+    attack: str = "autoattack"
+    attack_steps: int = 100
+    attack_queries: int = 5000
     attack_restarts: int = 1
     attack_images: int | None = None
     shape_only: str | None = None
@@ -102,8 +104,10 @@ def evaluate_card(
     interval; ``cue_conflict`` the shape bias, its cue-match share and, when
     ``settings.shape_only`` names an OOD condition (e.g. silhouettes), the texture-blind
     null from that condition's accuracy; ``settings.eps`` the robust accuracy on
-    ``clean`` (its first ``attack_images`` images) under ``shapebias.attacks.AutoAttack``
-    when the library has it, else PGD with ``attack_restarts`` restarts.
+    ``clean`` (its first ``attack_images`` images) under the AutoAttack-style ensemble
+    (``settings.attack == "autoattack"``: :func:`~shapebias.attacks.auto_attack_suite`'s
+    APGD-CE, APGD-T and Square, ``attack_steps`` iterations and ``attack_queries``
+    queries) or PGD with ``attack_restarts`` restarts (``"pgd"``).
     """
     datasets = {**({"clean": clean} if clean is not None else {}), **ood}
     if cue_conflict is not None:
@@ -162,12 +166,18 @@ def _robust(
     device: torch.device,
     progress: bool,
 ) -> dict[str, Any]:
-    ensemble = getattr(attacks, "AutoAttack", None)
-    if ensemble is not None:
-        attack: Any = ensemble(eps=eps)
-        described: dict[str, Any] = {"attack": "AutoAttack"}
+    generator = torch.Generator(device=device).manual_seed(settings.seed)
+    attack: Any
+    if settings.attack == "autoattack":
+        attack = attacks.auto_attack_suite(
+            eps, steps=settings.attack_steps, queries=settings.attack_queries,
+            num_targets=len(CATEGORIES_16) - 1, generator=generator,
+        )  # fmt: skip
+        described: dict[str, Any] = {
+            "attack": "AutoAttack-style (APGD-CE, APGD-T, Square)",
+            "steps": settings.attack_steps, "queries": settings.attack_queries,
+        }  # fmt: skip
     else:
-        generator = torch.Generator(device=device).manual_seed(settings.seed)
         attack = attacks.PGD(
             eps=eps, steps=settings.attack_steps, restarts=settings.attack_restarts,
             generator=generator,
@@ -242,8 +252,8 @@ def card_markdown(card: Mapping[str, Any], title: str) -> str:
         robust = card["robust"]
         budget = (
             f" ({robust['steps']} steps, {robust['restarts']} restarts)"
-            if "steps" in robust
-            else ""
+            if "restarts" in robust
+            else f" ({robust['steps']} steps per APGD run, {robust['queries']} Square queries)"
         )
         lines += ["## Robust accuracy", ""]
         lines.append(f"- attack: {robust['attack']} at L-inf eps {robust['eps']:.5g}{budget}")

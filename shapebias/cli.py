@@ -79,7 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--size", type=int, default=224, help="image side (default 224)")
     run = evaluate.add_argument_group("evaluation")
     run.add_argument("--eps", type=_fraction, help="L-inf budget for robust accuracy, e.g. 4/255")
-    run.add_argument("--attack-steps", type=int, default=10, help="PGD steps (no AutoAttack)")
+    run.add_argument(
+        "--attack", choices=("autoattack", "pgd"), default="autoattack",
+        help="robust-accuracy attack: the AutoAttack-style ensemble (APGD-CE, APGD-T, Square) "
+        "or PGD",
+    )  # fmt: skip
+    run.add_argument("--attack-steps", type=int, default=100, help="iterations per attack run")
+    run.add_argument("--attack-queries", type=int, default=5000, help="Square's queries")
     run.add_argument("--attack-restarts", type=int, default=1, help="PGD restarts")
     run.add_argument("--attack-images", type=int, help="attack only the first N clean images")
     run.add_argument("--batch-size", type=int, default=64)
@@ -119,7 +125,8 @@ def _evaluate(args: argparse.Namespace, device: torch.device) -> int:
     folders: dict[str, Any] = {"size": args.size}
     settings = _card.CardSettings(
         batch_size=args.batch_size, num_workers=args.workers, seed=args.seed,
-        num_bootstrap=args.bootstrap, eps=args.eps, attack_steps=args.attack_steps,
+        num_bootstrap=args.bootstrap, eps=args.eps, attack=args.attack,
+        attack_steps=args.attack_steps, attack_queries=args.attack_queries,
         attack_restarts=args.attack_restarts, attack_images=args.attack_images,
         shape_only=args.shape_only, autocast=_AUTOCAST[args.autocast],
     )  # fmt: skip

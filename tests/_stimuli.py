@@ -42,6 +42,7 @@ def card_arguments(stimuli: dict[str, Path], out: Path) -> list[str]:
         "evaluate", "--arch", "mobilenet_v3_small", "--weights", str(stimuli["weights"]),
         "--cue-conflict", str(root / "cue"), "--ood", str(root / "ood"),
         "--clean", str(root / "clean"), "--shape-only", "silhouette", "--size", "32",
-        "--eps", "2/255", "--attack-steps", "2", "--attack-images", "4", "--batch-size", "3",
+        "--eps", "2/255", "--attack-steps", "2", "--attack-queries", "20", "--attack-images", "4",
+        "--batch-size", "3",
         "--workers", "0", "--bootstrap", "50", "--out", str(out),
     ]  # fmt: skip
