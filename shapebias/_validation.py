@@ -156,11 +156,17 @@ def check_real(
     low: float | None = None,
     high: float | None = None,
     low_inclusive: bool = True,
+    finite: bool = False,
 ) -> float:
-    """Check a real number within optional bounds and return it as ``float``."""
+    """Check a real number within optional bounds and return it as ``float``.
+
+    NaN is always refused; with ``finite`` so are ``inf`` and ``-inf``.
+    """
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {_describe(value)}.")
     number = float(value)
+    if finite and math.isinf(number):
+        raise ValueError(f"{name} must be a finite number, got {number:g}.")
     too_low = low is not None and (number < low if low_inclusive else number <= low)
     too_high = high is not None and number > high
     if math.isnan(number) or too_low or too_high:

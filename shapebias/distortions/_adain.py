@@ -96,7 +96,7 @@ class AdaIN(nn.Module):
 
     def check_inputs(self, content: torch.Tensor, style: torch.Tensor, alpha: Any) -> float:
         """Check device/dtype against the weights; return ``alpha``."""
-        check_batch_like(style, content, "style", same_size=False)
+        check_batch_like(style, content, "style", same_size=False, images_name="content")
         weight = self.decoder[-1].weight
         if weight.device != content.device or weight.dtype != content.dtype:
             raise ValueError(

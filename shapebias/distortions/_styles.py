@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shapebias._validation import check_images
+from shapebias._validation import check_generator, check_images
 
 __all__ = ["IMAGE_SUFFIXES", "StyleSource", "image_size", "resize_images"]
 
@@ -111,4 +111,5 @@ class StyleSource:
 
     def draw(self, like: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """One style per image of ``like`` (``(N, C, H, W)``), chosen by ``generator``."""
+        check_generator(generator, like)
         return self.select(self.sample(like.shape[0], generator=generator), like)

@@ -10,9 +10,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from shapebias._seeds import derive_seed
 from shapebias._validation import check_int, check_logits, check_model
 from shapebias.attacks import iterate_batches
-from shapebias.metrics._bootstrap import Estimate, derive_seed, estimate, resample_counts, share
+from shapebias.metrics._bootstrap import Estimate, estimate, resample_counts, share
 from shapebias.metrics._checks import CUE_CONFLICT_LABELS, check_bootstrap, require_samples
 from shapebias.metrics._class_map import check_class_map, mean_by_group, member_index
 from shapebias.metrics._tables import MISSING, check_results, format_estimate, markdown_table
