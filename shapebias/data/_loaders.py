@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from shapebias._seeds import derive_seed
 from shapebias._validation import check_callable, check_choice, check_int, check_real
 from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset, Transform
 
@@ -190,9 +191,9 @@ def caltech256(
 ) -> ImageFileDataset:
     """Caltech-256 with a seeded, stratified train/test split.
 
-    Caltech-256 ships without a split. Each class's files (sorted by name) are
-    permuted by a generator seeded with ``(seed, class index)``, and the first
-    ``round(test_fraction * n)`` (at least 1, at most ``n - 1``) go to ``test``, the
+    Caltech-256 ships without a split. Each class's files (sorted by name) are permuted
+    by a generator seeded with ``derive_seed(seed, "caltech256", class index)``, and the
+    first ``round(test_fraction * n)`` (at least 1, at most ``n - 1``) go to ``test``, the
     rest to ``train``; so the split is reproducible, every class is in both parts,
     and the two parts never overlap.
 
@@ -237,7 +238,8 @@ def caltech256(
                 f"{class_dir} holds {len(files)} .jpg images; a class needs at least 2 to be "
                 "split into train and test."
             )
-        order = np.random.default_rng([seed, label]).permutation(len(files))
+        rng = np.random.default_rng(derive_seed(seed, "caltech256", label))
+        order = rng.permutation(len(files))
         num_test = min(max(round(test_fraction * len(files)), 1), len(files) - 1)
         chosen = order[:num_test] if split == "test" else order[num_test:]
         samples += [(files[i], label) for i in sorted(chosen)]

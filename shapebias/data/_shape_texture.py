@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from shapebias._seeds import derive_seed
 from shapebias._validation import check_callable, check_choice, check_int, check_real
 from shapebias.data._preview import image_grid
 from shapebias.data._shapes import SHAPES, shape_mask
@@ -269,7 +270,7 @@ class ShapeTextureDataset(Dataset):
         return image_grid(torch.stack(images), titles, columns=columns)
 
     def _rng(self, index: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self._split_id, index])
+        return np.random.default_rng(derive_seed(self.seed, self._split_id, index))
 
     def _generate(self, index: Any) -> tuple[ItemSpec, torch.Tensor]:
         index = _check_index(index, self.size)
@@ -327,8 +328,14 @@ class ShapeTextureDataset(Dataset):
             image = fill
         else:
             # _sample_spec sets every object field whenever it sets a shape
-            assert spec.background_texture is not None and spec.background_colour is not None
-            assert spec.centre is not None and spec.radius is not None and spec.rotation is not None
+            if (
+                spec.background_texture is None
+                or spec.background_colour is None
+                or spec.centre is None
+                or spec.radius is None
+                or spec.rotation is None
+            ):
+                raise RuntimeError(f"ShapeTextureDataset internal error: incomplete {spec}.")
             background_texture = render_texture(spec.background_texture, size, rng)
             image = _layer(spec.background_colour, background_texture, contrast)
             x, y = pixel_grid(size)

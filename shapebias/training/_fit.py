@@ -13,7 +13,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from shapebias._validation import check_choice, check_int, check_logits
+from shapebias._validation import check_choice, check_int, check_logits, check_module
+from shapebias._version import __version__
 from shapebias.attacks import iterate_batches, robust_accuracy
 from shapebias.models import eval_mode, train_mode
 from shapebias.training._callbacks import Callback, TrainingState
@@ -27,7 +28,7 @@ from shapebias.training._checkpoint import (
     prune_checkpoints,
     restore_rng,
 )
-from shapebias.training._checks import check_loss_value, check_module, check_optimizer
+from shapebias.training._checks import check_loss_value, check_optimizer
 from shapebias.training._distributed import (
     all_reduce_sum,
     gather_objects,
@@ -240,8 +241,6 @@ def _evaluate(run: _Run) -> dict[str, float]:
 
 
 def _checkpoint_record(run: _Run, state: TrainingState, global_step: int) -> dict[str, Any]:
-    import shapebias
-
     return {
         "format": CHECKPOINT_FORMAT,
         "version": 1,
@@ -258,7 +257,7 @@ def _checkpoint_record(run: _Run, state: TrainingState, global_step: int) -> dic
             for callback in run.callbacks
         ],
         "world_size": rank_and_world()[1],
-        "library_version": shapebias.__version__,
+        "library_version": __version__,
     }
 
 
