@@ -15,14 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from shapebias._images import IMAGE_EXTENSIONS, image_files
 from shapebias._seeds import derive_seed
 from shapebias._validation import check_callable, check_choice, check_int, check_real
 from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset, Transform
 
 __all__ = ["IMAGE_EXTENSIONS", "caltech256", "cifar10", "image_folder", "tiny_imagenet"]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
-"""File endings :func:`image_folder` accepts by default (case-insensitive)."""
 
 _CIFAR_LAYOUT = (
     "cifar-10-batches-py/ with data_batch_1 ... data_batch_5, test_batch and batches.meta "
@@ -60,11 +59,6 @@ def _check_transform(transform: Any) -> Transform | None:
     return None if transform is None else check_callable(transform, "transform")
 
 
-def _image_files(folder: Path, extensions: Sequence[str]) -> list[Path]:
-    endings = tuple(e.lower() for e in extensions)
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in endings and p.is_file())
-
-
 def _read_pickle(path: Path) -> dict[Any, Any]:
     with open(_require(path, _CIFAR_LAYOUT), "rb") as file:
         content = pickle.load(file, encoding="latin1")
@@ -90,6 +84,9 @@ def cifar10(
     Returns:
         ImageArrayDataset: items ``(image, label)``, image float32 ``(3, 32, 32)`` in
         ``[0, 1]``; ``.classes`` holds the names from ``batches.meta``.
+
+    Shape:
+        Items: image ``(3, 32, 32)`` (before ``transform``), label an int.
 
     Raises:
         FileNotFoundError: a missing folder or batch file (named in the message).
@@ -137,6 +134,9 @@ def tiny_imagenet(
         ImageFileDataset: items ``(image, label)``; ``.classes`` holds the WordNet ids.
         Some Tiny ImageNet images are grayscale; they are converted to RGB.
 
+    Shape:
+        Items: image ``(3, 64, 64)`` (before ``transform``), label an int.
+
     Raises:
         FileNotFoundError: a missing file or folder (named in the message).
         ValueError: an annotation naming an unknown WordNet id.
@@ -154,8 +154,10 @@ def tiny_imagenet(
         samples = [
             (path, index[wnid])
             for wnid in classes
-            for path in _image_files(
-                _require(folder / "train" / wnid / "images", _TINY_LAYOUT), (".jpeg",)
+            for path in image_files(
+                _require(folder / "train" / wnid / "images", _TINY_LAYOUT),
+                (".jpeg",),
+                recursive=True,
             )
         ]
     else:
@@ -212,6 +214,9 @@ def caltech256(
     Returns:
         ImageFileDataset: items ``(image, label)``; ``.classes`` holds the folder names.
 
+    Shape:
+        Items: image ``(3, H, W)``, each file's own size (before ``transform``).
+
     Raises:
         FileNotFoundError: the folder is missing or holds no class folders.
         ValueError: a class folder with fewer than 2 images (it cannot be split).
@@ -232,7 +237,7 @@ def caltech256(
         class_dirs = [d for d in class_dirs if not d.name.endswith(".clutter")]
     samples = []
     for label, class_dir in enumerate(class_dirs):
-        files = _image_files(class_dir, (".jpg", ".jpeg"))
+        files = image_files(class_dir, (".jpg", ".jpeg"), recursive=True)
         if len(files) < 2:
             raise ValueError(
                 f"{class_dir} holds {len(files)} .jpg images; a class needs at least 2 to be "
@@ -261,7 +266,8 @@ def image_folder(
 ) -> ImageFileDataset:
     """Any folder of class sub-folders, as :class:`torchvision.datasets.ImageFolder` reads it.
 
-    Classes are the sorted sub-folder names; images are found recursively in each.
+    Classes are the sorted sub-folder names; images are found recursively in each and
+    decoded by the package's one image reader (RGB, float32 ``v / 255``).
 
     Args:
         root: the folder holding one sub-folder per class.
@@ -270,6 +276,9 @@ def image_folder(
 
     Returns:
         ImageFileDataset: items ``(image, label)``; ``.classes`` holds the folder names.
+
+    Shape:
+        Items: image ``(3, H, W)``, each file's own size (before ``transform``).
 
     Raises:
         FileNotFoundError: ``root`` is missing, holds no class folders, or a class folder
@@ -286,7 +295,7 @@ def image_folder(
     class_dirs = _class_dirs(folder, _FOLDER_LAYOUT)
     samples = []
     for label, class_dir in enumerate(class_dirs):
-        files = _image_files(class_dir, extensions)
+        files = image_files(class_dir, extensions, recursive=True)
         if not files:
             raise FileNotFoundError(
                 f"class folder {class_dir} holds no image with an ending in {tuple(extensions)}. "
