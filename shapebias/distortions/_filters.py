@@ -15,6 +15,7 @@ from shapebias.distortions._checks import (
     check_sigma,
     kernel_radius,
     per_image_or_batch,
+    working_precision,
 )
 from shapebias.distortions._fourier import frequency_radius
 
@@ -46,10 +47,11 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def _ideal_low_pass(images: torch.Tensor, radius: float) -> torch.Tensor:
-    height, width = images.shape[-2:]
-    keep = frequency_radius(height, width, images) <= radius
-    spectrum = torch.fft.rfft2(images) * keep
-    return torch.fft.irfft2(spectrum, s=(height, width))
+    work = working_precision(images)  # FFTs need float32 or float64
+    height, width = work.shape[-2:]
+    keep = frequency_radius(height, width, work) <= radius
+    spectrum = torch.fft.rfft2(work) * keep
+    return torch.fft.irfft2(spectrum, s=(height, width)).to(images.dtype)
 
 
 def _check_filter(sigma: Any, radius: Any) -> tuple[str, float]:

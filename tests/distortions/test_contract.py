@@ -27,6 +27,23 @@ def test_shape_dtype_device_range_kept(name, dtype):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_computes_like_float32_and_returns_its_dtype(name, dtype):
+    function = CASES[name].function
+    images = _images(dtype=torch.float32).to(dtype)
+    out = function(images, generator=generator(2))
+    assert out.dtype == dtype and out.shape == images.shape
+    if name == "uniform_noise":
+        return  # its noise is drawn in the images' own dtype, so the draws differ
+    reference = function(images.float(), generator=generator(2))
+    if name in ("phase_scramble", "edges", "low_pass_radius") or name.startswith("stylize"):
+        assert torch.equal(out, reference.to(dtype))  # computed in float32
+    else:  # computed in dtype: intermediate roundings, within 2 ulp
+        tolerance = 2 * torch.finfo(dtype).eps
+        torch.testing.assert_close(out.float(), reference, rtol=0, atol=tolerance)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_function_equals_module_batch_and_single_image(name):
     function, module, _ = CASES[name]
     images = _images()
