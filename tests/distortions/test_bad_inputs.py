@@ -91,4 +91,3 @@ ROWS = [
 def test_bad_input_is_refused_naming_the_parameter(function, args, kwargs, error, match):
     with pytest.raises(error, match=match):
         function(*args, **kwargs)
-

@@ -173,7 +173,6 @@ def test_similarity_defining_values():
     torch.testing.assert_close(saliency_similarity(magnitude, 1 / magnitude), -torch.ones(2))
 
 
-
 def test_similarity_refuses_constant_maps_naming_them():
     a = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(2))
     b = a.clone()
