@@ -1,4 +1,17 @@
-"""Saturation (Zhang & Zhu 2019): push every pixel towards 0 or 1, keeping edges."""
+"""Saturation (Zhang & Zhu 2019): push every pixel towards 0 or 1, keeping edges.
+
+Two code paths, each kept because it was measured to pay (2026-12-01, idle 2-core EPYC,
+load 0.3; 256x3x224x224 float32, p = 8, the paper's scale; median of 7):
+
+- autograd recording: out-of-place ops (differentiable);
+- otherwise: in place on the output, one cache-sized chunk at a time
+  (:mod:`~shapebias.distortions._chunks`), square roots for ``p`` in 2, 4, 8.
+  2 threads: 84 ms, against 134 ms for the same passes over the whole tensor, 118 ms
+  chunked with ``pow`` instead of square roots, 247 ms whole-tensor with ``pow`` and
+  858 ms for the literal formula; 1 thread: 136 / 201 / 204 / 358 / 854 ms. A batch
+  that fits one chunk (CIFAR-size) is one whole-tensor pass, so nothing is lost there.
+  Layouts with gaps (non-dense views) take the same passes over the whole tensor.
+"""
 
 from __future__ import annotations
 
