@@ -75,6 +75,9 @@ class AdaIN(nn.Module):
     Build it with :func:`load_adain`; move it with ``.to(device, dtype)`` like any
     module. ``forward(content, style, alpha)`` is :func:`stylize` with ``method="adain"``
     minus the input checks.
+
+    Shape:
+        ``content (N, 3, H, W)``, ``style (N or 1, 3, H', W') -> (N, 3, H, W)``.
     """
 
     def __init__(self, encoder: nn.Sequential, decoder: nn.Sequential) -> None:

@@ -48,7 +48,11 @@ class StyleSource:
             once, sorted by name, as RGB float32).
 
     Style images are resized (bilinear, antialiased) to the content's size and moved to
-    its device and dtype when drawn.
+    its device and dtype when drawn. Folders are read with the package's one image reader
+    and extension list (:data:`shapebias.data.IMAGE_EXTENSIONS`).
+
+    Shape:
+        ``draw(like)``: ``like (N, C, H, W) -> (N, C, H, W)``.
 
     Raises:
         TypeError: ``styles`` is neither a tensor nor a path.
