@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
@@ -22,7 +23,7 @@ from shapebias.attacks._objectives import LOSSES, attack_objective, attack_succe
 from shapebias.attacks._threat import NORMS, ascent_step, project, random_start
 from shapebias.models import warn_if_train_mode
 
-__all__ = ["PGD", "pgd"]
+__all__ = ["PGD", "ascend", "pgd"]
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,46 @@ def _step(
     return (clean + project(x - clean, eps, norm)).clamp(0, 1)
 
 
+def ascend(
+    model: Any,
+    start: torch.Tensor,
+    clean: torch.Tensor,
+    objective: Callable[[torch.Tensor, int], torch.Tensor],
+    *,
+    eps: torch.Tensor,
+    step_size: torch.Tensor,
+    steps: int,
+    norm: str,
+) -> torch.Tensor:
+    """The plain projected-ascent loop: the forward, the input gradient and the step.
+
+    Every step ascends ``objective(model(x), step).sum()`` (a per-sample ``(N,)``
+    objective of the logits), then projects onto the ``norm`` ball of radius ``eps``
+    around ``clean`` and clips to ``[0, 1]``. PGD and TRADES's inner maximisation
+    both run this loop; inputs are validated by the caller.
+
+    Args:
+        model: callable ``images -> logits``.
+        start: the first iterate ``(N, C, H, W)`` (need not lie in the ball).
+        clean: the centre of the ball, like ``start``.
+        objective: ``(logits, step) -> (N,)`` quantity to ascend; ``step`` counts from 0.
+        eps: budgets ``(N, 1, 1, 1)``.
+        step_size: step lengths ``(N, 1, 1, 1)``.
+        steps: number of steps.
+        norm: ``"linf"`` or ``"l2"``.
+
+    Returns:
+        The detached last iterate (``start`` itself when ``steps == 0``).
+    """
+    x = start.detach()
+    for step in range(steps):
+        with torch.enable_grad():
+            x.requires_grad_(True)
+            (grad,) = torch.autograd.grad(objective(model(x), step).sum(), x)
+        x = _step(x.detach(), grad, clean, eps, step_size, norm)
+    return x
+
+
 def _ascend(
     model: Any,
     x: torch.Tensor,
@@ -175,16 +216,23 @@ def _ascend(
     plan: _Plan,
     check_output: bool,
 ) -> torch.Tensor:
-    """The plain PGD loop: nothing but the forward, the input gradient and the step."""
-    for step in range(plan.steps):
-        with torch.enable_grad():
-            x.requires_grad_(True)
-            logits = model(x)
-            if check_output and step == 0:
-                check_logits(logits, x.shape[0], labels)
-            objective = attack_objective(logits, labels, plan.loss, plan.targeted)
-            (grad,) = torch.autograd.grad(objective.sum(), x)
-        x = _step(x.detach(), grad, clean, plan.eps, plan.step_size, plan.norm)
+    """The plain PGD loop on the attack objective (logits checked on the first step)."""
+
+    def objective(logits: torch.Tensor, step: int) -> torch.Tensor:
+        if check_output and step == 0:
+            check_logits(logits, clean.shape[0], labels)
+        return attack_objective(logits, labels, plan.loss, plan.targeted)
+
+    x = ascend(
+        model,
+        x,
+        clean,
+        objective,
+        eps=plan.eps,
+        step_size=plan.step_size,
+        steps=plan.steps,
+        norm=plan.norm,
+    )
     if check_output and plan.steps == 0:
         check_logits(model(x), x.shape[0], labels)
     return x

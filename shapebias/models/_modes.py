@@ -7,11 +7,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.dropout import _DropoutNd
 
-__all__ = ["TrainModeWarning", "eval_mode", "frozen", "train_mode", "warn_if_train_mode"]
+__all__ = [
+    "CRAFTING_MODES",
+    "TrainModeWarning",
+    "batchnorm_statistics_kept",
+    "crafting",
+    "eval_mode",
+    "frozen",
+    "train_mode",
+    "warn_if_train_mode",
+]
+
+CRAFTING_MODES = ("eval", "train")
 
 
 class TrainModeWarning(UserWarning):
@@ -78,6 +90,72 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for param, requires_grad in saved:
             param.requires_grad_(requires_grad)
+
+
+@contextmanager
+def batchnorm_statistics_kept(model: nn.Module) -> Iterator[nn.Module]:
+    """Snapshot every BatchNorm running statistic and write it back on exit, also on error.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from shapebias.models import batchnorm_statistics_kept
+        >>> model = nn.BatchNorm2d(3).train()
+        >>> with batchnorm_statistics_kept(model):
+        ...     _ = model(torch.rand(4, 3, 2, 2) + 5)
+        >>> model.running_mean.tolist()
+        [0.0, 0.0, 0.0]
+    """
+    buffers = [
+        buffer
+        for module in model.modules()
+        if isinstance(module, _BatchNorm)
+        for buffer in module.buffers()
+    ]
+    saved = [buffer.detach().clone() for buffer in buffers]
+    try:
+        yield model
+    finally:
+        with torch.no_grad():
+            for buffer, value in zip(buffers, saved, strict=True):
+                buffer.copy_(value)
+
+
+@contextmanager
+def crafting(model: Any, attack_mode: str) -> Iterator[None]:
+    """The BatchNorm policy under which training crafts its adversarial examples.
+
+    ``"eval"``: every submodule in eval mode (BatchNorm uses its running statistics,
+    Dropout is off). ``"train"``: every submodule in training mode (BatchNorm uses the
+    statistics of the batch being attacked); the running statistics are kept
+    (:func:`batchnorm_statistics_kept`), so only the training forward pass updates
+    them, and only the :class:`TrainModeWarning` that this deliberate choice triggers
+    is silenced. Each submodule's own mode is restored on exit, also on error. A model
+    that is not an ``nn.Module`` is used as it is.
+
+    Args:
+        model: the model adversarial examples are crafted on.
+        attack_mode: ``"eval"`` or ``"train"`` (:data:`CRAFTING_MODES`), validated by the caller.
+
+    Example:
+        >>> from shapebias.models import crafting, small_cnn
+        >>> model = small_cnn(10).train()
+        >>> with crafting(model, "eval"):
+        ...     model.training
+        False
+        >>> model.training
+        True
+    """
+    if not isinstance(model, nn.Module):
+        yield
+        return
+    if attack_mode == "eval":
+        with eval_mode(model):
+            yield
+        return
+    with batchnorm_statistics_kept(model), train_mode(model), warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainModeWarning)
+        yield
 
 
 def warn_if_train_mode(model: Any, what: str) -> None:

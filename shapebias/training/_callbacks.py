@@ -19,6 +19,7 @@ from shapebias._validation import (
 )
 from shapebias.attacks import FGSM, PGD
 from shapebias.models import eval_mode
+from shapebias.training._protocols import generators_of_all
 
 __all__ = [
     "Callback",
@@ -62,11 +63,17 @@ class Callback:
     """Base class for callbacks; override what you need.
 
     State returned by :meth:`state_dict` (tensors, numbers, strings, lists, dicts) is
-    saved in every checkpoint and handed back to :meth:`load_state_dict` on resume.
+    saved in every checkpoint and handed back to :meth:`load_state_dict` on resume. A
+    callback that draws random numbers returns its generators from :meth:`generators`,
+    so that their states are checkpointed too.
     """
 
     def on_epoch_end(self, state: TrainingState) -> None:
         """Called once per epoch, after evaluation and before the checkpoint is written."""
+
+    def generators(self) -> list[torch.Generator] | None:
+        """The generators this callback draws from (none by default)."""
+        return []
 
     def state_dict(self) -> dict[str, Any]:
         """State to checkpoint."""
@@ -141,6 +148,10 @@ class CatastrophicOverfittingMonitor(Callback):
         self.best_accuracy = -1.0
         self.best_epoch = 0
         self.best_weights: dict[str, torch.Tensor] | None = None
+
+    def generators(self) -> list[torch.Generator] | None:
+        """The generators of both attacks (None when one of them does not expose its own)."""
+        return generators_of_all([self.fgsm, self.pgd], "CatastrophicOverfittingMonitor")
 
     def collapsed(self, fgsm_accuracy: float, pgd_accuracy: float) -> bool:
         """Whether these accuracies show catastrophic overfitting given the best so far."""

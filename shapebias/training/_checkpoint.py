@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -12,7 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from shapebias.training._checksum import CHECKSUM_KEY, verify
+
 __all__ = [
+    "CHECKPOINT_VERSION",
     "atomic_save",
     "capture_rng",
     "checkpoint_path",
@@ -22,33 +26,83 @@ __all__ = [
     "load_state_strict",
     "prune_checkpoints",
     "read_record",
+    "remove_orphans",
     "restore_rng",
 ]
 
 logger = logging.getLogger("shapebias.training")
 
 CHECKPOINT_FORMAT = "shapebias-checkpoint"
+CHECKPOINT_VERSION = 2  # 2: carries a checksum of its payload
 _NAME = re.compile(r"^checkpoint-(\d+)\.pt$")
+_ORPHAN = re.compile(r"^\.checkpoint-\d+\.pt\.\d+\.tmp$")
 _LISTED = 10
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _write(record: Any, temporary: Path) -> None:
+    """Write ``record`` to ``temporary`` and make it durable (flush + fsync)."""
+    with open(temporary, "wb") as handle:
+        torch.save(record, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_error(error: OSError, target: Path) -> OSError:
+    """The OSError to raise for a failed write of ``target``: what happened, and the fix."""
+    if error.errno in _FULL:
+        reason = "the disk is full (or a quota is reached)"
+        fix = "Free space or point the destination at another disk"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = "the folder is not writable"
+        fix = "Make it writable or choose another folder"
+    else:
+        reason = f"{type(error).__name__}: {error}"
+        fix = "Check the destination"
+    return type(error)(
+        error.errno,
+        f"could not write {target}: {reason}. Nothing was replaced: every file already in "
+        f"{target.parent} (the previous checkpoint included) is intact. {fix}.",
+    )
 
 
 def atomic_save(record: Any, path: str | os.PathLike[str]) -> Path:
     """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``.
 
-    A crash at any moment leaves either the old file or the new one, never half a file.
+    A crash at any moment leaves either the old file or the new one, never half a file;
+    a temporary file a crash leaves behind is removed by :func:`remove_orphans`.
+
+    Raises:
+        OSError: the write failed (a full disk, a read-only folder); the message names
+            the file and the cause, and the previous file at ``path`` is untouched.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "wb") as handle:
-            torch.save(record, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write(record, temporary)
         os.replace(temporary, target)
+    except OSError as error:
+        raise _write_error(error, target) from error
     finally:
         temporary.unlink(missing_ok=True)
     return target
+
+
+def remove_orphans(directory: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files that writes killed mid-way left in ``directory``.
+
+    Returns:
+        The files removed (each is logged).
+    """
+    folder = Path(directory)
+    if not folder.is_dir():
+        return []
+    removed = [path for path in folder.iterdir() if _ORPHAN.match(path.name)]
+    for path in removed:
+        path.unlink(missing_ok=True)
+        logger.warning("removed %s, left by a checkpoint write that did not finish", path)
+    return removed
 
 
 def read_record(path: str | os.PathLike[str], expected: str, map_location: Any = "cpu") -> dict:
@@ -79,7 +133,10 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
 
     The file loads with ``weights_only=True``. Its keys: ``epoch`` (completed),
     ``global_step``, ``stopped``, ``model``, ``optimizer``, ``scheduler``, ``history``,
-    ``rng`` (one entry per process), ``callbacks``, ``world_size``, ``library_version``.
+    ``rng`` (one entry per process), ``callbacks``, ``world_size``, ``library_version``
+    and ``sha256``, a checksum of all the others that is verified here, so a damaged
+    file is refused instead of loaded (files of version 1, which have none, load with
+    a logged warning).
 
     Args:
         path: a ``checkpoint-NNNNN.pt`` file.
@@ -90,7 +147,8 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: a corrupt or truncated file, or not a shapebias checkpoint.
+        ValueError: a corrupt or truncated file, a payload that does not match its
+            checksum, or not a shapebias checkpoint.
 
     Example:
         >>> from shapebias.training import load_checkpoint
@@ -99,7 +157,12 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
         ...
         FileNotFoundError: no shapebias-checkpoint file at no/such/checkpoint-00001.pt.
     """
-    return read_record(path, CHECKPOINT_FORMAT, map_location)
+    record = read_record(path, CHECKPOINT_FORMAT, map_location)
+    if CHECKSUM_KEY in record or record.get("version", 1) >= CHECKPOINT_VERSION:
+        verify(record, str(path))
+    else:
+        logger.warning("%s predates checksums (version 1): it cannot be verified", path)
+    return record
 
 
 def checkpoint_path(directory: str | os.PathLike[str], epoch: int) -> Path:
@@ -117,8 +180,18 @@ def list_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
 
 
 def latest_checkpoint(directory: str | os.PathLike[str], map_location: Any = "cpu") -> dict | None:
-    """The newest checkpoint in ``directory`` that loads; corrupt ones are skipped with a log."""
-    for path in list_checkpoints(directory):
+    """The newest checkpoint in ``directory`` that loads; corrupt ones are skipped with a log.
+
+    Returns:
+        The record, or None when ``directory`` holds no checkpoint file.
+
+    Raises:
+        ValueError: checkpoint files exist but none of them loads; the message names
+            them and ``resume=False``, so that unreadable work is never overwritten
+            silently by a run that starts again from epoch 1.
+    """
+    paths = list_checkpoints(directory)
+    for path in paths:
         try:
             record = load_checkpoint(path, map_location=map_location)
         except ValueError as error:
@@ -126,13 +199,23 @@ def latest_checkpoint(directory: str | os.PathLike[str], map_location: Any = "cp
             continue
         logger.info("resuming from %s (epoch %d)", path, record["epoch"])
         return record
+    if paths:
+        names = ", ".join(path.name for path in paths[:_LISTED])
+        more = f" and {len(paths) - _LISTED} more" if len(paths) > _LISTED else ""
+        raise ValueError(
+            f"checkpoint_dir {Path(directory)} holds {len(paths)} checkpoint files ({names}"
+            f"{more}) and none of them is readable (see the logged reasons). Nothing was "
+            "overwritten. Repair or move them, or pass resume=False to start again from "
+            "epoch 1 (which overwrites them)."
+        )
     return None
 
 
 def prune_checkpoints(directory: str | os.PathLike[str], keep: int) -> None:
-    """Delete all but the ``keep`` newest checkpoints."""
+    """Delete all but the ``keep`` newest checkpoints, and any orphaned temporary file."""
     for path in list_checkpoints(directory)[keep:]:
         path.unlink(missing_ok=True)
+    remove_orphans(directory)
 
 
 def _describe_keys(keys: Iterable[str]) -> str:

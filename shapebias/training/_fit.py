@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -13,22 +15,38 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from shapebias._validation import check_choice, check_int, check_logits, check_module
+from shapebias._validation import (
+    check_callable,
+    check_choice,
+    check_images,
+    check_int,
+    check_labels,
+    check_logits,
+    check_module,
+)
 from shapebias._version import __version__
 from shapebias.attacks import iterate_batches, robust_accuracy
 from shapebias.models import eval_mode, train_mode
 from shapebias.training._callbacks import Callback, TrainingState
 from shapebias.training._checkpoint import (
     CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
     atomic_save,
     capture_rng,
     checkpoint_path,
     latest_checkpoint,
     load_state_strict,
     prune_checkpoints,
+    remove_orphans,
     restore_rng,
 )
-from shapebias.training._checks import check_loss_value, check_optimizer
+from shapebias.training._checks import (
+    check_finite_logits,
+    check_loss_value,
+    check_optimizer,
+    check_optimizer_owns,
+)
+from shapebias.training._checksum import seal
 from shapebias.training._distributed import (
     all_reduce_sum,
     gather_objects,
@@ -38,6 +56,7 @@ from shapebias.training._distributed import (
     sync_buffers,
     wrap,
 )
+from shapebias.training._protocols import generators_of, loader_generators, unique_generators
 from shapebias.training._schedules import Step, resolve_loss
 
 __all__ = ["fit"]
@@ -76,31 +95,64 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _find_generators(obj: Any, found: dict[int, torch.Generator], depth: int = 0) -> None:
-    """Collect torch.Generator objects held by losses, attacks, callbacks and loaders."""
-    if depth > 6 or obj is None:
-        return
-    if isinstance(obj, torch.Generator):
-        found.setdefault(id(obj), obj)
-        return
-    if isinstance(obj, (tuple, list)):
-        for item in obj:
-            _find_generators(item, found, depth + 1)
-        return
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        for field in dataclasses.fields(obj):
-            _find_generators(getattr(obj, field.name), found, depth + 1)
-        return
-    for name in ("generator", "sampler", "batch_sampler", "fgsm", "pgd"):
-        if name in getattr(obj, "__dict__", {}):
-            _find_generators(vars(obj)[name], found, depth + 1)
+def _check_device(device: Any, model: nn.Module) -> torch.device:
+    if device is None:
+        resolved = _model_device(model)
+    else:
+        try:
+            resolved = torch.device(device)
+        except (RuntimeError, TypeError) as error:
+            raise ValueError(
+                f"device must be a torch.device or a name such as 'cpu' or 'cuda:0', got "
+                f"{device!r}."
+            ) from error
+    if resolved.type == "meta":
+        source = "the model's parameters are" if device is None else "device is"
+        raise ValueError(
+            f"{source} on the meta device, which holds no values, so nothing can be trained. "
+            "Materialise the model first (model.to_empty(device='cpu') and initialise or "
+            "load its weights) or pass device='cpu' / 'cuda'."
+        )
+    return resolved
 
 
-def _all_generators(*sources: Any) -> list[torch.Generator]:
-    found: dict[int, torch.Generator] = {}
-    for source in sources:
-        _find_generators(source, found)
-    return list(found.values())
+_UNSEEN_RANDOMNESS = (
+    "fit cannot see the random state of {what} (it, or an attack or loss inside it, has no "
+    "generators() method), so a run resumed from checkpoint_dir may differ from an "
+    "uninterrupted one if it draws from its own torch.Generator. Give it a generators() "
+    "method returning its generators, or pass generators=[...] to fit (generators=() "
+    "states that there are no others)."
+)
+
+
+def _run_generators(
+    loss: Any,
+    loader: Any,
+    eval_attack: Any,
+    callbacks: list[Callback],
+    extra: Sequence[torch.Generator] | None,
+    checkpointing: bool,
+) -> list[torch.Generator]:
+    """Every generator the run draws from, by the explicit ``generators()`` protocol.
+
+    A DataLoader's generators are read from its (and its torch samplers') fields. Warns,
+    when checkpoints are written and ``extra`` is None, about each other source that
+    does not expose its random state, since an exact resume cannot be promised for it.
+    """
+    sources = {"the loss": loss, "eval_attack": eval_attack}
+    sources.update({f"callbacks[{i}]": callback for i, callback in enumerate(callbacks)})
+    exposed = {what: generators_of(source) for what, source in sources.items()}
+    for what, generators in exposed.items():
+        if generators is None and checkpointing and extra is None:
+            warnings.warn(_UNSEEN_RANDOMNESS.format(what=what), UserWarning, stacklevel=4)
+    ordered = [  # the order of checkpoints written before the protocol existed
+        exposed["the loss"],
+        loader_generators(loader),
+        exposed["eval_attack"],
+        *(exposed[f"callbacks[{i}]"] for i in range(len(callbacks))),
+        extra,
+    ]
+    return unique_generators((g for part in ordered for g in (part or ())), "fit(generators=...)")
 
 
 def _check_loss(loss: Any) -> Any:
@@ -153,12 +205,88 @@ def _to_device(batch: Any, device: torch.device) -> tuple[torch.Tensor, torch.Te
     return pair[0].to(device, non_blocking=True), pair[1].to(device, non_blocking=True)
 
 
-def _preflight(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> None:
-    """Once per fit: the model is a classifier returning ``(N, K)`` logits for this data."""
+def _preflight(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, source: str = "train_data"
+) -> None:
+    """Once per fit: valid data, and a classifier returning finite ``(N, K)`` logits for it."""
+    check_images(images, f"{source} images")
+    check_labels(labels, images, f"{source} labels")
     sample = slice(0, 2)
     with eval_mode(model), torch.no_grad():
         logits = model(images[sample])
-    check_logits(logits, images[sample].shape[0], labels[sample])
+    check_logits(logits, images[sample].shape[0], labels[sample], f"{source} labels")
+    check_finite_logits(logits)
+
+
+def _check_eval_data(eval_data: Any, model: nn.Module, device: torch.device) -> Any:
+    """Check ``eval_data`` before training, so a mistake costs no epoch."""
+    if eval_data is None:
+        return None
+    tensors = (
+        [isinstance(t, torch.Tensor) for t in eval_data]
+        if isinstance(eval_data, (tuple, list))
+        else []
+    )
+    if any(tensors):  # meant as a pair; a list of (images, labels) batches is an iterable
+        if len(tensors) != 2 or not all(tensors):
+            found = ", ".join(type(t).__name__ for t in eval_data)
+            raise TypeError(
+                f"eval_data must be a pair (images, labels) of tensors or a DataLoader, got "
+                f"a {type(eval_data).__name__} of ({found})."
+            )
+        images, labels = eval_data
+        check_images(images, "eval_data images")
+        check_labels(labels, images, "eval_data labels")
+        _preflight(model, images[:2].to(device), labels[:2].to(device), "eval_data")
+        return eval_data
+    if not isinstance(eval_data, Iterable) or isinstance(eval_data, torch.Tensor):
+        raise TypeError(
+            "eval_data must be a pair (images, labels) of tensors, a DataLoader of such "
+            f"batches, or None, got {type(eval_data).__name__}."
+        )
+    return eval_data
+
+
+def _check_checkpoint_dir(checkpoint_dir: Any) -> Any:
+    if checkpoint_dir is None:
+        return None
+    if not isinstance(checkpoint_dir, (str, os.PathLike)):
+        raise TypeError(
+            f"checkpoint_dir must be a folder path (str or pathlib.Path) or None, got "
+            f"{type(checkpoint_dir).__name__}."
+        )
+    folder = os.fspath(checkpoint_dir)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ValueError(f"checkpoint_dir {folder} exists and is not a folder. Choose a folder.")
+    return checkpoint_dir
+
+
+def _check_flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.")
+    return value
+
+
+def _check_finite_loss(value: torch.Tensor, device: torch.device, epoch: int, batch: int) -> None:
+    """Stop before a non-finite loss reaches the weights (one scalar read per batch).
+
+    Under DDP the verdict is all-reduced, so every process stops at the same batch
+    instead of the others waiting for a gradient all-reduce that never comes.
+    """
+    finite = bool(torch.isfinite(value.detach()))
+    if rank_and_world()[1] > 1:
+        finite = all_reduce_sum([0.0 if finite else 1.0], device)[0] == 0
+    if not finite:
+        here = float(value.detach())
+        what = f"became {here}"
+        if math.isfinite(here):
+            what = "became non-finite on another process"
+        raise ValueError(
+            f"the training loss {what} at epoch {epoch + 1}, batch {batch + 1} (both counted "
+            "from 1); training stopped before this batch's update, so the weights are those "
+            "after the previous batch. Lower the learning rate, clip gradients, or check "
+            "this batch's data."
+        )
 
 
 def _batches(loader: Any) -> int | None:
@@ -191,6 +319,7 @@ def _train_epoch(run: _Run, state: TrainingState, global_step: int) -> tuple[flo
         value = check_loss_value(resolve_loss(run.loss, step)(run.trained, images, labels))
         run.optimizer.zero_grad(set_to_none=True)
         value.backward()
+        _check_finite_loss(value, run.device, state.epoch, index)
         run.optimizer.step()
         if run.scheduler is not None and run.scheduler_step == "batch":
             run.scheduler.step()
@@ -243,7 +372,7 @@ def _evaluate(run: _Run) -> dict[str, float]:
 def _checkpoint_record(run: _Run, state: TrainingState, global_step: int) -> dict[str, Any]:
     return {
         "format": CHECKPOINT_FORMAT,
-        "version": 1,
+        "version": CHECKPOINT_VERSION,
         "epoch": state.epoch,
         "global_step": global_step,
         "stopped": state.stop,
@@ -261,11 +390,17 @@ def _checkpoint_record(run: _Run, state: TrainingState, global_step: int) -> dic
     }
 
 
-def _resume(run: _Run, state: TrainingState, directory: Any) -> tuple[int, bool]:
+def _resume(run: _Run, state: TrainingState, directory: Any, epochs: int) -> tuple[int, bool]:
     """Load the newest good checkpoint into the run; returns (global_step, stopped)."""
     record = latest_checkpoint(directory, map_location=run.device)
     if record is None:
         return 0, False
+    if record["epoch"] > epochs:
+        raise ValueError(
+            f"epochs={epochs} but the newest checkpoint in {directory} has already done "
+            f"{record['epoch']} epochs, so fit would return a history longer than asked. "
+            f"Pass epochs >= {record['epoch']}, another checkpoint_dir, or resume=False."
+        )
     load_state_strict(run.model, record["model"], "the checkpoint")
     run.optimizer.load_state_dict(record["optimizer"])
     if (run.scheduler is None) != (record["scheduler"] is None):
@@ -319,7 +454,7 @@ def fit(
     checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = True,
     keep_checkpoints: int = 2,
-    generators: Sequence[torch.Generator] = (),
+    generators: Sequence[torch.Generator] | None = None,
     progress: bool = True,
     device: torch.device | str | None = None,
 ) -> list[dict[str, Any]]:
@@ -331,17 +466,28 @@ def fit(
     callbacks run, and a checkpoint is written. Every submodule's mode is restored when
     ``fit`` returns or raises.
 
+    **Checked first.** Every argument is validated before the first step (``eval_data``
+    with the image and label checks and a two-sample forward pass, ``checkpoint_dir``,
+    ``device``, an optimizer holding some of the model's parameters); the first batch
+    and the model's logits on it are checked before it is trained on. A non-finite
+    loss stops training with an error naming the epoch and batch, before that batch's
+    update. ``fit`` returns or raises with no ``.grad`` left on the parameters.
+
     **Checkpoints and resume.** With ``checkpoint_dir``, after every epoch a file
     ``checkpoint-NNNNN.pt`` is written atomically (temporary file, fsync, rename)
-    holding the model, optimizer, scheduler, epoch, history, callback states and every
-    RNG state a run uses: the torch CPU RNG (DataLoader shuffling and worker seeds
-    draw from it), CUDA RNGs, and each :class:`torch.Generator` found in the loss,
-    attacks, callbacks, the DataLoader and its sampler, plus ``generators``. The
-    ``keep_checkpoints`` newest files are kept. With ``resume=True`` the newest readable
-    checkpoint is loaded (a corrupt one is logged and skipped) and training continues
-    at the next epoch, so an interrupted run ends with exactly the weights of an
-    uninterrupted one on CPU. Resume granularity is the epoch: work done in an
-    unfinished epoch is redone.
+    holding the model, optimizer, scheduler, epoch, history, callback states, every
+    RNG state a run uses and a SHA-256 checksum of all of it. The RNG states: the torch
+    CPU RNG (DataLoader shuffling and worker seeds draw from it), CUDA RNGs, and each
+    :class:`torch.Generator` that the loss, ``eval_attack`` and callbacks return from
+    their ``generators()`` method (``PGD``/``FGSM`` are read from their fields), the
+    DataLoader's and its sampler's, plus ``generators``. When checkpointing, a loss,
+    attack or callback without ``generators()`` triggers a warning (its randomness
+    cannot be restored) unless ``generators`` is given. The ``keep_checkpoints``
+    newest files are kept; temporary files of killed writes are removed. With
+    ``resume=True`` the newest readable checkpoint (a damaged one is logged and
+    skipped) is loaded and training continues at the next epoch, so an interrupted
+    run ends with exactly the weights of an uninterrupted one on CPU. Resume
+    granularity is the epoch: work done in an unfinished epoch is redone.
 
     **Distributed.** Under ``torchrun`` (after :func:`init_distributed`) the model is
     wrapped in DistributedDataParallel, a DataLoader gets a DistributedSampler (its
@@ -367,7 +513,8 @@ def fit(
         checkpoint_dir: folder for checkpoints; None writes none.
         resume: continue from the newest checkpoint in ``checkpoint_dir``.
         keep_checkpoints: how many checkpoints to keep, ``>= 1`` (2 keeps a fallback).
-        generators: further generators whose states must be checkpointed.
+        generators: further generators whose states must be checkpointed; giving it
+            (``()`` for none) states that nothing else draws random numbers.
         progress: show a tqdm bar per epoch with the running loss (rank 0 only).
         device: where to train; None uses the model's device.
 
@@ -378,9 +525,15 @@ def fit(
 
     Raises:
         TypeError: a model that is not an ``nn.Module``, a loss that is not callable, a
-            loss returning a non-tensor, a bad optimizer, scheduler or callback.
-        ValueError: ``epochs < 1``, a non-scalar loss, an empty ``train_data``, a model
-            that does not return ``(N, K)`` logits, a checkpoint of another architecture.
+            loss returning a non-tensor, a bad optimizer, scheduler, callback,
+            ``eval_data`` or ``checkpoint_dir``, non-bool flags, uint8 images.
+        ValueError: ``epochs < 1`` or fewer than a checkpoint has done, a non-scalar or
+            non-finite loss, an empty ``train_data``, a model that does not return
+            finite ``(N, K)`` logits, an optimizer without the model's parameters, the
+            ``meta`` device, a checkpoint of another architecture, a ``checkpoint_dir``
+            whose checkpoints are all unreadable.
+        OSError: a checkpoint could not be written (full disk, read-only folder); the
+            previous checkpoint is intact.
 
     Example:
         >>> import torch
@@ -403,38 +556,68 @@ def fit(
     """
     check_module(model)
     check_int(epochs, "epochs", low=1)
+    if isinstance(generators, torch.Generator):
+        raise TypeError("generators must be a list of torch.Generator, got one: use [generator].")
     check_int(keep_checkpoints, "keep_checkpoints", low=1)
     check_int(eval_batch_size, "eval_batch_size", low=1)
     check_choice(scheduler_step, "scheduler_step", _SCHEDULER_STEPS)
-    device = _model_device(model) if device is None else torch.device(device)
+    for flag, name in ((resume, "resume"), (progress, "progress")):
+        _check_flag(flag, name)
+    device = _check_device(device, model)
+    check_optimizer_owns(check_optimizer(optimizer), model)
+    if eval_attack is not None:
+        check_callable(eval_attack, "eval_attack")
+    checkpoint_dir = _check_checkpoint_dir(checkpoint_dir)
     loader = shard_loader(_check_train_data(train_data))
     callbacks = _check_callbacks(callbacks)
+    loss = _check_loss(loss)
+    scheduler = _check_scheduler(scheduler)
+    eval_data = _check_eval_data(eval_data, model, device)
+    streams = _run_generators(
+        loss, loader, eval_attack, callbacks, generators, checkpoint_dir is not None
+    )
     run = _Run(
         model=model,
-        trained=wrap(model, device),
+        trained=wrap(model, device),  # after every check: under DDP it broadcasts weights
         loader=loader,
-        loss=_check_loss(loss),
-        optimizer=check_optimizer(optimizer),
-        scheduler=_check_scheduler(scheduler),
+        loss=loss,
+        optimizer=optimizer,
+        scheduler=scheduler,
         scheduler_step=scheduler_step,
         eval_data=eval_data,
         eval_attack=eval_attack,
         eval_batch_size=eval_batch_size,
         callbacks=callbacks,
-        generators=_all_generators(loss, loader, eval_attack, callbacks, list(generators)),
+        generators=streams,
         device=device,
         progress=progress and is_main_process(),
     )
     state = TrainingState(model=model, optimizer=optimizer, device=device)
+    try:
+        _train(run, state, epochs, checkpoint_dir, resume, keep_checkpoints)
+    finally:
+        optimizer.zero_grad(set_to_none=True)
+    return state.history
+
+
+def _train(
+    run: _Run,
+    state: TrainingState,
+    epochs: int,
+    checkpoint_dir: Any,
+    resume: bool,
+    keep_checkpoints: int,
+) -> None:
     global_step, stopped = 0, False
+    if checkpoint_dir is not None and is_main_process():
+        remove_orphans(checkpoint_dir)
     if checkpoint_dir is not None and resume:
-        global_step, stopped = _resume(run, state, checkpoint_dir)
-    with train_mode(model):
+        global_step, stopped = _resume(run, state, checkpoint_dir, epochs)
+    with train_mode(run.model):
         while state.epoch < epochs and not stopped:
             global_step, stopped = _run_epoch(run, state, global_step, checkpoint_dir)
             if checkpoint_dir is not None and is_main_process():
                 prune_checkpoints(checkpoint_dir, keep_checkpoints)
-    return state.history
 
 
 def _run_epoch(
@@ -466,5 +649,5 @@ def _run_epoch(
     if checkpoint_dir is not None:
         record = _checkpoint_record(run, state, global_step)
         if is_main_process():
-            atomic_save(record, checkpoint_path(checkpoint_dir, state.epoch))
+            atomic_save(seal(record), checkpoint_path(checkpoint_dir, state.epoch))
     return global_step, state.stop

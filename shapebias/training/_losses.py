@@ -3,24 +3,22 @@
 Every loss is a function ``(model, images, labels, ...) -> scalar`` plus a frozen
 dataclass twin called as ``loss(model, images, labels)``, which is what
 :func:`~shapebias.training.fit` takes. Adversarial examples are crafted under the
-BatchNorm policy named by ``attack_mode`` and the model's modes are restored
-afterwards; crafting differentiates with respect to the input only, so no
-parameter gradient from it reaches the update.
+BatchNorm policy named by ``attack_mode`` (:func:`~shapebias.models.crafting`) and the
+model's modes are restored afterwards; crafting differentiates with respect to the
+input only, so no parameter gradient from it reaches the update. Each twin exposes the
+generators it draws from (``generators()``, read by ``fit`` for exact resume) and a
+copy with its budget scaled (``scaled(factor)``, used by ``EpsWarmup``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from shapebias._config import config_kwargs
 from shapebias._validation import (
@@ -35,25 +33,24 @@ from shapebias._validation import (
     check_model,
     check_real,
 )
-from shapebias.attacks import PGD, project_linf
-from shapebias.models import TrainModeWarning, eval_mode, train_mode
+from shapebias.attacks import PGD
+from shapebias.attacks._pgd import ascend
+from shapebias.models import CRAFTING_MODES, crafting
+from shapebias.training._checks import check_finite, check_finite_logits
 from shapebias.training._distributed import unwrap
+from shapebias.training._protocols import generators_of, scale_attack
 
 __all__ = [
-    "ATTACK_MODES",
     "AdversarialLoss",
     "FGSMRSLoss",
     "StandardLoss",
     "TradesLoss",
     "adversarial_loss",
-    "crafting",
     "fgsm_rs_loss",
     "standard_loss",
     "trades_adversary",
     "trades_loss",
 ]
-
-ATTACK_MODES = ("eval", "train")
 
 
 def _check_batch(model: Any, images: Any, labels: Any) -> None:
@@ -65,48 +62,7 @@ def _check_batch(model: Any, images: Any, labels: Any) -> None:
 def _classify(model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     logits = model(images)
     check_logits(logits, images.shape[0], labels)
-    return logits
-
-
-@contextmanager
-def _bn_statistics_kept(model: nn.Module) -> Iterator[None]:
-    """Snapshot BatchNorm running statistics and write them back on exit."""
-    buffers = [
-        buffer
-        for module in model.modules()
-        if isinstance(module, _BatchNorm)
-        for buffer in module.buffers()
-    ]
-    saved = [buffer.detach().clone() for buffer in buffers]
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for buffer, value in zip(buffers, saved, strict=True):
-                buffer.copy_(value)
-
-
-@contextmanager
-def crafting(model: Any, attack_mode: str) -> Iterator[None]:
-    """The BatchNorm policy under which adversarial examples are crafted.
-
-    ``"eval"``: every submodule in eval mode (BatchNorm uses its running statistics,
-    Dropout is off). ``"train"``: every submodule in training mode (BatchNorm uses the
-    statistics of the batch being attacked); the running statistics are snapshot and
-    restored, so only the training forward pass updates them, and only the
-    :class:`~shapebias.models.TrainModeWarning` that this deliberate choice triggers is
-    silenced. Each submodule's own mode is restored on exit, also on error.
-    """
-    if not isinstance(model, nn.Module):
-        yield
-        return
-    if attack_mode == "eval":
-        with eval_mode(model):
-            yield
-        return
-    with _bn_statistics_kept(model), train_mode(model), warnings.catch_warnings():
-        warnings.simplefilter("ignore", TrainModeWarning)
-        yield
+    return check_finite_logits(logits)
 
 
 def standard_loss(model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -119,6 +75,9 @@ def standard_loss(model: Any, images: torch.Tensor, labels: torch.Tensor) -> tor
 
     Returns:
         A scalar tensor.
+
+    Shape:
+        ``images``: ``(N, C, H, W)``; ``labels``: ``(N,)``; output: ``()``.
 
     Example:
         >>> import torch
@@ -138,7 +97,7 @@ def adversarial_count(batch_size: int, mix: float) -> int:
 
 
 def _check_attack_settings(attack_mode: Any) -> None:
-    check_choice(attack_mode, "attack_mode", ATTACK_MODES)
+    check_choice(attack_mode, "attack_mode", CRAFTING_MODES)
 
 
 def adversarial_loss(
@@ -167,14 +126,19 @@ def adversarial_loss(
             :class:`~shapebias.attacks.PGD`.
         mix: share of adversarial samples in ``[0, 1]``.
         attack_mode: ``"eval"`` or ``"train"``, the BatchNorm policy while crafting
-            (see :func:`crafting`); the forward pass of the loss runs in the model's own mode.
+            (see :func:`~shapebias.models.crafting`); the forward pass of the loss runs
+            in the model's own mode.
 
     Returns:
         A scalar tensor; its gradient flows only through the final forward pass.
 
+    Shape:
+        ``images``: ``(N, C, H, W)``; ``labels``: ``(N,)``; output: ``()``.
+
     Raises:
         TypeError: ``attack`` is not callable, bad images/labels.
-        ValueError: ``mix`` outside ``[0, 1]``, unknown ``attack_mode``.
+        ValueError: ``mix`` outside ``[0, 1]``, unknown ``attack_mode``, a model returning
+            non-finite logits.
 
     Example:
         >>> import torch
@@ -230,6 +194,13 @@ def fgsm_rs_loss(
     Returns:
         A scalar tensor.
 
+    Shape:
+        ``images``: ``(N, C, H, W)``; ``labels``: ``(N,)``; output: ``()``.
+
+    Raises:
+        TypeError, ValueError: as :func:`adversarial_loss`; NaN or infinite ``eps`` or
+            ``step_size``; a model returning non-finite logits.
+
     Example:
         >>> import torch
         >>> from shapebias.models import small_cnn
@@ -244,44 +215,73 @@ def fgsm_rs_loss(
         ICLR 2020.
     """
     _check_batch(model, images, labels)
-    check_eps(eps, images)
-    step = 1.25 * eps if step_size is None else step_size
+    check_eps(check_finite(eps, "eps"), images)
+    step = 1.25 * eps if step_size is None else check_finite(step_size, "step_size")
     attack = PGD(eps=eps, steps=1, step_size=step, random_start=True, generator=generator)
     return adversarial_loss(model, images, labels, attack=attack, attack_mode=attack_mode)
 
 
-def _kl_to(log_probabilities: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Summed ``KL(target || p)`` over the batch, ``p`` given as log-probabilities."""
-    return F.kl_div(log_probabilities, target, reduction="sum")
+def _kl_per_sample(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``KL(target || softmax(logits))`` per sample, shape ``(N,)``."""
+    return F.kl_div(F.log_softmax(logits, dim=1), target, reduction="none").sum(1)
 
 
 def trades_adversary(
     model: Any,
     images: torch.Tensor,
     *,
-    eps: float,
+    eps: float | torch.Tensor,
     steps: int,
-    step_size: float,
+    step_size: float | torch.Tensor,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """TRADES's inner maximisation: L-inf PGD on ``KL(p(x) || p(x'))`` from ``x + 0.001 N(0, 1)``.
 
     Follows the reference implementation: the start is not clipped; every step is a
-    sign step of ``step_size``, then projection onto the ball and ``[0, 1]``.
+    sign step of ``step_size``, then projection onto the ball and ``[0, 1]``. The steps
+    are those of the attacks' loop (:func:`shapebias.attacks._pgd.ascend`) with the KL
+    divergence to the clean prediction as the objective. The model is called as it is
+    (``trades_loss`` sets the BatchNorm policy).
+
+    Args:
+        model: callable ``images -> logits (N, K)``.
+        images: clean images ``(N, C, H, W)`` in ``[0, 1]``.
+        eps: L-inf budget, a float or per-sample ``(N,)`` tensor.
+        steps: ascent steps (0 returns the noisy start).
+        step_size: sign-step length, a float or ``(N,)`` tensor.
+        generator: source of the Gaussian start.
+
+    Returns:
+        Detached adversarial images like ``images``.
+
+    Shape:
+        ``images``: ``(N, C, H, W)``; output: the same.
+
+    Raises:
+        TypeError, ValueError: bad images, budgets or generator; a model that does not
+            return finite ``(N, K)`` logits.
     """
+    check_images(images)
+    eps_t = check_eps(check_finite(eps, "eps"), images)
+    step_t = check_eps(check_finite(step_size, "step_size"), images, name="step_size")
+    check_int(steps, "steps", low=0)
+    check_generator(generator, images)
     clean = images.detach()
     with torch.no_grad():
-        target = F.softmax(model(clean), dim=1)
+        logits = model(clean)
+        check_logits(logits, clean.shape[0])
+        target = F.softmax(check_finite_logits(logits), dim=1)
     noise = torch.randn(clean.shape, generator=generator, dtype=clean.dtype, device=clean.device)
-    adversarial = clean + 0.001 * noise
-    for _ in range(steps):
-        with torch.enable_grad():
-            adversarial.requires_grad_(True)
-            divergence = _kl_to(F.log_softmax(model(adversarial), dim=1), target)
-            (grad,) = torch.autograd.grad(divergence, adversarial)
-        stepped = adversarial.detach() + step_size * grad.sign()
-        adversarial = (clean + project_linf(stepped - clean, eps)).clamp(0, 1)
-    return adversarial.detach()
+    return ascend(
+        model,
+        clean + 0.001 * noise,
+        clean,
+        lambda adversarial_logits, _: _kl_per_sample(adversarial_logits, target),
+        eps=eps_t,
+        step_size=step_t,
+        steps=steps,
+        norm="linf",
+    )
 
 
 def trades_loss(
@@ -316,6 +316,14 @@ def trades_loss(
     Returns:
         A scalar tensor.
 
+    Shape:
+        ``images``: ``(N, C, H, W)``; ``labels``: ``(N,)``; output: ``()``.
+
+    Raises:
+        TypeError: bad images/labels/generator; a model returning a tuple or dict.
+        ValueError: negative, NaN or infinite ``beta``, ``eps`` or ``step_size``,
+            ``eps > 1``, unknown ``attack_mode``, a model returning non-finite logits.
+
     Example:
         >>> import torch
         >>> from shapebias.models import small_cnn
@@ -330,21 +338,16 @@ def trades_loss(
         ICML 2019.
     """
     _check_batch(model, images, labels)
-    check_eps(eps, images)
-    beta = check_real(beta, "beta", low=0.0)
-    check_int(steps, "steps", low=0)
-    step_size = check_real(step_size, "step_size", low=0.0)
+    beta = check_real(check_finite(beta, "beta"), "beta", low=0.0)
     _check_attack_settings(attack_mode)
-    check_generator(generator, images)
     crafter = unwrap(model)
     with crafting(crafter, attack_mode):
         adversarial = trades_adversary(
             crafter, images, eps=eps, steps=steps, step_size=step_size, generator=generator
         )
     clean_logits = _classify(model, images, labels)
-    adversarial_logits = model(adversarial)
     natural = F.cross_entropy(clean_logits, labels)
-    robust = _kl_to(F.log_softmax(adversarial_logits, dim=1), F.softmax(clean_logits, dim=1))
+    robust = _kl_per_sample(model(adversarial), F.softmax(clean_logits, dim=1)).sum()
     return natural + beta * robust / images.shape[0]
 
 
@@ -362,6 +365,10 @@ class StandardLoss:
 
     def __call__(self, model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return standard_loss(model, images, labels)
+
+    def generators(self) -> list[torch.Generator]:
+        """No generator: the standard loss draws no random numbers."""
+        return []
 
 
 @dataclass(frozen=True)
@@ -383,6 +390,14 @@ class AdversarialLoss:
     def __call__(self, model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return adversarial_loss(model, images, labels, **config_kwargs(self))
 
+    def generators(self) -> list[torch.Generator] | None:
+        """The attack's generators; None when the attack does not expose them."""
+        return generators_of(self.attack)
+
+    def scaled(self, factor: float) -> AdversarialLoss:
+        """A copy whose attack budget (``eps``, an explicit ``step_size``) is times ``factor``."""
+        return dataclasses.replace(self, attack=scale_attack(self.attack, factor))
+
 
 @dataclass(frozen=True)
 class FGSMRSLoss:
@@ -402,6 +417,15 @@ class FGSMRSLoss:
 
     def __call__(self, model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return fgsm_rs_loss(model, images, labels, **config_kwargs(self))
+
+    def generators(self) -> list[torch.Generator]:
+        """The generator of the random start, if one was given."""
+        return [] if self.generator is None else [self.generator]
+
+    def scaled(self, factor: float) -> FGSMRSLoss:
+        """A copy with ``eps`` and an explicit ``step_size`` times ``factor``."""
+        step = None if self.step_size is None else self.step_size * factor
+        return dataclasses.replace(self, eps=self.eps * factor, step_size=step)
 
 
 @dataclass(frozen=True)
@@ -423,3 +447,12 @@ class TradesLoss:
 
     def __call__(self, model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return trades_loss(model, images, labels, **config_kwargs(self))
+
+    def generators(self) -> list[torch.Generator]:
+        """The generator of the random start, if one was given."""
+        return [] if self.generator is None else [self.generator]
+
+    def scaled(self, factor: float) -> TradesLoss:
+        """A copy with ``eps`` and an explicit ``step_size`` times ``factor``."""
+        step = None if self.step_size is None else self.step_size * factor
+        return dataclasses.replace(self, eps=self.eps * factor, step_size=step)

@@ -7,15 +7,15 @@ pure functions of the step, so a resumed run picks up exactly where it stopped.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from shapebias._validation import check_int
+from shapebias.training._protocols import generators_of_all
 
 __all__ = ["Alternating", "EpsWarmup", "Step", "resolve_loss", "scale_budget"]
-
-_BUDGET_FIELDS = ("eps", "step_size")
 
 
 @dataclass(frozen=True)
@@ -38,43 +38,22 @@ def resolve_loss(loss: Any, step: Step) -> Any:
     return loss
 
 
-def scale_budget(config: Any, factor: float) -> Any:
-    """A copy of a loss or attack with every ``eps`` and ``step_size`` field times ``factor``.
+def scale_budget(loss: Any, factor: float) -> Any:
+    """``loss.scaled(factor)``: a copy of the loss with its budget times ``factor``.
 
-    Works through nested dataclasses (``AdversarialLoss(PGD(...))``), leaving fields
-    that are ``None`` (derived from ``eps``) alone.
+    The library's adversarial losses scale ``eps`` and an explicit ``step_size`` (one
+    derived from ``eps`` follows it), reaching into their PGD/FGSM attack.
 
     Raises:
-        TypeError: ``config`` has no ``eps`` field anywhere.
+        TypeError: ``loss`` has no ``scaled(factor)`` method.
     """
-    scaled, found = _scale(config, factor)
-    if not found:
+    method = getattr(loss, "scaled", None)
+    if not callable(method):
         raise TypeError(
-            f"EpsWarmup needs a loss with an eps (AdversarialLoss, FGSMRSLoss, TradesLoss), "
-            f"got {type(config).__name__}."
+            f"EpsWarmup needs a loss with a budget to scale (AdversarialLoss, FGSMRSLoss, "
+            f"TradesLoss, or any loss with a scaled(factor) method), got {type(loss).__name__}."
         )
-    return scaled
-
-
-def _scale(config: Any, factor: float) -> tuple[Any, bool]:
-    if isinstance(config, (tuple, list)):
-        parts = [_scale(item, factor) for item in config]
-        return type(config)(p for p, _ in parts), any(found for _, found in parts)
-    if not dataclasses.is_dataclass(config) or isinstance(config, type):
-        return config, False
-    changes: dict[str, Any] = {}
-    found = False
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        if field.name in _BUDGET_FIELDS and value is not None:
-            changes[field.name] = value * factor
-            found = found or field.name == "eps"
-        else:
-            new, inner = _scale(value, factor)
-            if inner:
-                changes[field.name] = new
-                found = True
-    return dataclasses.replace(config, **changes), found
+    return method(factor)
 
 
 @dataclass(frozen=True)
@@ -83,13 +62,14 @@ class EpsWarmup:
 
     The factor after batch ``b`` of epoch ``e`` (both from 0) is
     ``min(1, (e * B + b + 1) / (epochs * B))`` with ``B`` batches per epoch (per epoch,
-    ``(e + 1) / epochs``, when the loader has no length). Step sizes given explicitly
-    are scaled with ``eps``; those derived from ``eps`` follow it. Warm-up is the usual
+    ``(e + 1) / epochs``, when the loader has no length). The loss scales itself
+    through its ``scaled(factor)`` method: step sizes given explicitly are scaled with
+    ``eps``; those derived from ``eps`` follow it. Warm-up is the usual
     guard against early collapse of large-``eps`` and single-step training.
 
     Args:
-        loss: a loss with an ``eps`` (:class:`AdversarialLoss`, :class:`FGSMRSLoss`,
-            :class:`TradesLoss`) or a schedule of them.
+        loss: a loss with a ``scaled(factor)`` method (:class:`AdversarialLoss` over a
+            PGD or FGSM, :class:`FGSMRSLoss`, :class:`TradesLoss`) or a schedule of them.
         epochs: length of the ramp, ``>= 1``.
 
     Example:
@@ -116,6 +96,10 @@ class EpsWarmup:
     def at(self, step: Step) -> Any:
         """The loss for ``step``, its budget scaled by :meth:`factor`."""
         return scale_budget(resolve_loss(self.loss, step), self.factor(step))
+
+    def generators(self) -> list[torch.Generator] | None:
+        """The generators of the wrapped loss (None when it does not expose them)."""
+        return generators_of_all([self.loss], "EpsWarmup")
 
 
 @dataclass(frozen=True)
@@ -152,3 +136,7 @@ class Alternating:
         """The loss whose turn it is at ``step``."""
         turn = (step.global_step // self.every) % len(self.losses)
         return resolve_loss(self.losses[turn], step)
+
+    def generators(self) -> list[torch.Generator] | None:
+        """The generators of all the losses (None when one does not expose them)."""
+        return generators_of_all(self.losses, "Alternating")

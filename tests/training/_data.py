@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+
+from shapebias.training import StandardLoss
 
 
 def two_feature_data(
@@ -60,3 +64,18 @@ def conv_net(
         layers.append(nn.Dropout(dropout))
     layers.append(nn.Linear(32, num_classes))
     return nn.Sequential(*layers)
+
+
+def fit_arguments(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **overrides: Any
+) -> tuple[tuple, dict]:
+    """``(args, kwargs)`` of a one-epoch standard ``fit`` call, with ``overrides`` applied."""
+    train_data = overrides.pop("train_data", loader(images, labels, seed=0))
+    kwargs = dict(
+        loss=StandardLoss(),
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        epochs=1,
+        progress=False,
+    )
+    kwargs.update(overrides)
+    return (model, train_data), kwargs

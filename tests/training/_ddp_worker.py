@@ -9,10 +9,51 @@ import torch
 import torch.distributed as dist
 
 from shapebias.attacks import PGD
-from shapebias.training import AdversarialLoss, fit, init_distributed, is_main_process
+from shapebias.training import (
+    AdversarialLoss,
+    StandardLoss,
+    fit,
+    init_distributed,
+    is_main_process,
+)
 from tests.training._data import conv_net, loader, two_feature_data
 
 EPOCHS, EPS, LR, BATCH = 2, 0.05, 0.1, 8
+EVAL_SAMPLES, EVAL_BATCH, MISSING_CLASS = 13, 4, 2  # 13 = 7 + 6: unbalanced shards
+EVAL_EPS = 0.035  # fools some of the correctly classified samples, not all
+
+
+def never_predicting(seed: int = 0) -> torch.nn.Module:
+    """A fixed 3-class linear model that never predicts class ``MISSING_CLASS``."""
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))
+    with torch.no_grad():
+        model[1].bias[MISSING_CLASS] = -1e4
+    return model
+
+
+def eval_data() -> tuple[torch.Tensor, torch.Tensor]:
+    images, _ = two_feature_data(EVAL_SAMPLES, seed=4)
+    labels = torch.arange(EVAL_SAMPLES) % 3  # every class, the missing one included
+    return images, labels
+
+
+def evaluate_unbalanced(out: Path) -> list[dict]:
+    """fit with lr=0 (weights fixed) only to score eval_data, sharded 7 / 6 across 2 ranks."""
+    device = init_distributed()
+    model = never_predicting().to(device)
+    images, labels = eval_data()
+    return fit(
+        model,
+        loader(images, labels, batch_size=4, shuffle=False),
+        loss=StandardLoss(),
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.0),
+        epochs=1,
+        eval_data=(images, labels),
+        eval_attack=PGD(eps=EVAL_EPS, steps=2, random_start=False),
+        eval_batch_size=EVAL_BATCH,
+        progress=False,
+    )
 
 
 def train(out: Path, batch_size: int) -> tuple[torch.nn.Module, list[dict]]:
@@ -37,8 +78,12 @@ def main() -> None:
     torch.set_num_threads(1)
     out = Path(sys.argv[1])
     model, history = train(out, BATCH)
+    evaluated = evaluate_unbalanced(out)
     if is_main_process():
-        torch.save({"model": model.state_dict(), "history": history}, out / "result.pt")
+        torch.save(
+            {"model": model.state_dict(), "history": history, "evaluated": evaluated},
+            out / "result.pt",
+        )
     dist.destroy_process_group()
 
 

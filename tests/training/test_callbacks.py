@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from shapebias.attacks import PGD
 from shapebias.training import (
     CatastrophicOverfittingMonitor,
     CatastrophicOverfittingWarning,
@@ -149,3 +150,15 @@ def test_callback_errors():
         CatastrophicOverfittingMonitor(images, labels[:2], eps=0.03)
     with pytest.raises(ValueError, match="target must be"):
         StopAtAccuracy(1.5)
+
+
+def test_monitor_exposes_its_attacks_generators():
+    images, labels = two_feature_data(8)
+    generator = torch.Generator().manual_seed(0)
+    pgd = PGD(eps=0.05, steps=2, generator=generator)
+    assert CatastrophicOverfittingMonitor(images, labels, eps=0.05, pgd=pgd).generators() == [
+        generator
+    ]
+    assert CatastrophicOverfittingMonitor(images, labels, eps=0.05).generators() == []
+    unknown = CatastrophicOverfittingMonitor(images, labels, eps=0.05, fgsm=lambda m, x, y: x)
+    assert unknown.generators() is None  # fit warns about it when checkpointing

@@ -316,7 +316,7 @@ def test_progress_bar_runs(data):
 def _fit_with(data, **overrides):
     (images, labels), _ = data
     model = overrides.pop("model", conv_net())
-    parameters = model if isinstance(model, nn.Module) else conv_net()
+    parameters = model if isinstance(model, nn.Module) else conv_net()  # the optimizer owns it
     kwargs = dict(loss=StandardLoss(), optimizer=_adam(parameters), epochs=1, progress=False)
     kwargs.update(overrides)
     train = kwargs.pop("train_data", loader(images, labels))

@@ -178,21 +178,28 @@ def test_fgsm_rs_matches_wong_reference(batch):
     assert torch.equal(got, twin)
 
 
-def _trades_reference(model, x_natural, y, eps, steps, step_size, beta, generator):
-    """Literal transcription of trades.py (Zhang et al.) with model.eval()/train() calls."""
+def _reference_trades_adversary(model, x_natural, eps, steps, step_size, generator):
+    """The inner loop of trades.py (Zhang et al.), literally (the caller sets the mode)."""
     criterion_kl = torch.nn.KLDivLoss(reduction="sum")
-    model.eval()
-    noise = torch.randn(x_natural.shape, generator=generator)
-    x_adv = x_natural.detach() + 0.001 * noise.detach()
+    x_adv = x_natural.detach() + 0.001 * torch.randn(x_natural.shape, generator=generator)
     for _ in range(steps):
         x_adv.requires_grad_()
-        loss_kl = criterion_kl(
-            F.log_softmax(model(x_adv), dim=1), F.softmax(model(x_natural), dim=1)
-        )
+        with torch.enable_grad():
+            loss_kl = criterion_kl(
+                F.log_softmax(model(x_adv), dim=1), F.softmax(model(x_natural), dim=1)
+            )
         grad = torch.autograd.grad(loss_kl, [x_adv])[0]
         x_adv = x_adv.detach() + step_size * torch.sign(grad.detach())
         x_adv = torch.min(torch.max(x_adv, x_natural - eps), x_natural + eps)
         x_adv = torch.clamp(x_adv, 0.0, 1.0)
+    return x_adv.detach()
+
+
+def _trades_reference(model, x_natural, y, eps, steps, step_size, beta, generator):
+    """Literal transcription of trades.py (Zhang et al.) with model.eval()/train() calls."""
+    criterion_kl = torch.nn.KLDivLoss(reduction="sum")
+    model.eval()
+    x_adv = _reference_trades_adversary(model, x_natural, eps, steps, step_size, generator)
     model.train()
     logits = model(x_natural)
     loss_natural = F.cross_entropy(logits, y)
@@ -271,3 +278,136 @@ def test_loss_errors(batch):
         standard_loss(conv_net(), images * 3, labels)
     with pytest.raises(ValueError, match="floating logits"):
         standard_loss(lambda x: x.sum(), images, labels)
+
+
+def _kl(model, x_adv, x_natural):
+    with torch.no_grad():
+        target = F.softmax(model(x_natural), dim=1)
+        return F.kl_div(F.log_softmax(model(x_adv), dim=1), target, reduction="sum")
+
+
+def test_trades_adversary_is_the_reference_and_maximises_the_kl(batch):
+    """Large budget so the robust term is far from negligible and a wrong adversary shows."""
+    images, _ = batch
+    model = conv_net(seed=4).eval()
+    eps, steps, step_size = 0.3, 5, 0.1
+    got = trades_adversary(
+        model,
+        images,
+        eps=eps,
+        steps=steps,
+        step_size=step_size,
+        generator=torch.Generator().manual_seed(5),
+    )
+    expected = _reference_trades_adversary(
+        model, images, eps, steps, step_size, torch.Generator().manual_seed(5)
+    )
+    assert float((got - expected).abs().max()) < 1e-6  # the projection rounds differently
+    uniform = (images + torch.empty_like(images).uniform_(-eps, eps)).clamp(0, 1)
+    assert float(_kl(model, got, images)) > 10 * float(_kl(model, uniform, images))
+    assert float((got - images).abs().max()) == pytest.approx(eps, abs=1e-6)  # it used the ball
+
+
+@pytest.mark.parametrize("attack_mode", ["eval", "train"])
+def test_trades_parameter_gradients_match_the_reference(batch, attack_mode):
+    """Gradients of every parameter, BatchNorm model, against trades.py's loss (eval crafting)."""
+    images, labels = batch
+    eps, steps, step_size, beta = 0.3, 4, 0.1, 6.0
+    model, reference = conv_net(seed=4).train(), conv_net(seed=4).train()
+    loss = trades_loss(
+        model,
+        images,
+        labels,
+        eps=eps,
+        steps=steps,
+        step_size=step_size,
+        beta=beta,
+        attack_mode=attack_mode,
+        generator=torch.Generator().manual_seed(6),
+    )
+    loss.backward()
+    if attack_mode == "eval":
+        reference.eval()
+    x_adv = _reference_trades_adversary(
+        reference, images, eps, steps, step_size, torch.Generator().manual_seed(6)
+    )
+    for module, saved in zip(reference.modules(), model.modules(), strict=True):
+        if isinstance(module, torch.nn.BatchNorm2d):  # crafting must not move the statistics
+            module.running_mean.copy_(saved.running_mean)
+            module.running_var.copy_(saved.running_var)
+    reference.train()
+    logits = reference(images)
+    natural = F.cross_entropy(logits, labels)
+    robust = F.kl_div(
+        F.log_softmax(reference(x_adv), dim=1),
+        F.softmax(reference(images), dim=1),
+        reduction="sum",
+    ) / len(images)
+    (natural + beta * robust).backward()
+    assert float(beta * robust.detach()) > 0.05  # the robust term is a large share of the loss
+    assert torch.allclose(loss, natural + beta * robust, atol=1e-6)
+    for (name, ours), theirs in zip(model.named_parameters(), reference.parameters(), strict=True):
+        assert torch.allclose(ours.grad, theirs.grad, atol=1e-6, rtol=1e-5), name
+
+
+def test_trades_gradient_of_the_robust_term_flows_through_both_predictions(batch):
+    """d/dtheta of KL(p(x) || p(x')) depends on p(x) too: detaching it changes the gradient."""
+    images, labels = batch
+    model = conv_net(seed=4, batchnorm=False).train()
+    kwargs = dict(eps=0.3, steps=3, step_size=0.1, beta=6.0)
+    full = trades_loss(model, images, labels, generator=torch.Generator().manual_seed(7), **kwargs)
+    natural = trades_loss(
+        model, images, labels, generator=torch.Generator().manual_seed(7), **{**kwargs, "beta": 0.0}
+    )
+    grads = torch.autograd.grad(full - natural, list(model.parameters()))
+    x_adv = trades_adversary(
+        model.eval(),
+        images,
+        eps=0.3,
+        steps=3,
+        step_size=0.1,
+        generator=torch.Generator().manual_seed(7),
+    )
+    model.train()
+    detached = 6.0 * F.kl_div(
+        F.log_softmax(model(x_adv), dim=1),
+        F.softmax(model(images), dim=1).detach(),
+        reduction="batchmean",
+    )
+    wrong = torch.autograd.grad(detached, list(model.parameters()))
+    assert any(not torch.allclose(g, w, atol=1e-5) for g, w in zip(grads, wrong, strict=True))
+
+
+@given(
+    row=st.integers(0, 3),
+    column=st.integers(0, 1),
+    value=st.sampled_from([float("nan"), float("inf"), -float("inf")]),
+)
+def test_every_loss_refuses_a_single_non_finite_logit(row, column, value):
+    images, labels = two_feature_data(4, seed=0)
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+
+    def model(x):
+        logits = linear(x)
+        if x.shape[0] == 4:  # every forward pass of the 4-image batch, clean or adversarial
+            mask = torch.zeros_like(logits, dtype=torch.bool)
+            mask[row, column] = True
+            logits = logits.masked_fill(mask, value)
+        return logits
+
+    for loss in (
+        StandardLoss(),
+        FGSMRSLoss(eps=EPS),
+        TradesLoss(eps=EPS, steps=1),
+        AdversarialLoss(lambda m, x, y: x, mix=1.0),  # the final forward is what is checked
+    ):
+        with pytest.raises(ValueError, match="logits containing NaN or inf"):
+            loss(model, images, labels)
+
+
+@pytest.mark.parametrize("wrap", [lambda out: (out,), lambda out: {"logits": out}])
+def test_trades_with_a_tuple_or_dict_model_is_a_clear_error(batch, wrap):
+    images, labels = batch
+    net = conv_net().eval()
+    with pytest.raises(TypeError, match=r"model must return a logits tensor.*wrap it"):
+        trades_loss(lambda x: wrap(net(x)), images, labels, steps=1)

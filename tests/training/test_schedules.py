@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -77,5 +80,47 @@ def test_schedule_errors():
         Alternating((StandardLoss(),))
     with pytest.raises(ValueError, match="every must be >= 1"):
         Alternating((StandardLoss(), StandardLoss()), every=0)
-    with pytest.raises(TypeError, match="EpsWarmup needs a loss with an eps"):
+    with pytest.raises(TypeError, match="EpsWarmup needs a loss with a budget to scale"):
         EpsWarmup(StandardLoss(), epochs=2).at(_step(0, 0))
+
+
+@dataclass(frozen=True)
+class _FieldNamedEps:
+    """A user loss with a field that happens to be called eps (a smoothing constant)."""
+
+    eps: float = 0.1
+
+    def __call__(self, model, images, labels):
+        raise AssertionError("not called")
+
+
+@dataclass(frozen=True)
+class _OwnAttack:
+    eps: float
+
+    def __call__(self, model, images, labels):
+        return images
+
+    def scaled(self, factor):
+        return _OwnAttack(self.eps * factor + 1.0)  # a deliberately recognisable rule
+
+
+def test_budget_is_scaled_only_through_the_scaled_protocol():
+    """No field is scaled because of its name; an object's own scaled() is what counts."""
+    with pytest.raises(TypeError, match="got _FieldNamedEps"):
+        scale_budget(_FieldNamedEps(), 0.5)
+    with pytest.raises(TypeError, match="cannot scale the budget of a _FieldNamedEps attack"):
+        scale_budget(AdversarialLoss(_FieldNamedEps()), 0.5)
+    scaled = EpsWarmup(AdversarialLoss(_OwnAttack(0.2)), epochs=2).at(_step(0, 4, 10))
+    assert scaled.attack == _OwnAttack(0.2 * 0.25 + 1.0)
+
+
+def test_generators_of_schedules_are_those_of_their_losses():
+    first, second = torch.Generator(), torch.Generator()
+    schedule = EpsWarmup(
+        Alternating((FGSMRSLoss(generator=first), TradesLoss(generator=second), StandardLoss())),
+        epochs=2,
+    )
+    assert schedule.generators() == [first, second]
+    assert Alternating((StandardLoss(), AdversarialLoss(PGD(eps=0.1)))).generators() == []
+    assert Alternating((StandardLoss(), lambda m, x, y: x.sum())).generators() is None
