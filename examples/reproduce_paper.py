@@ -1,20 +1,24 @@
 """Reproduce Zhang & Zhu (ICML 2019), "Interpreting Adversarially Trained CNNs", in one command.
 
-Trains a standard CNN and adversarially trained CNNs (PGD-Linf at two budgets, PGD-L2,
-fast FGSM), plus the controls that make the comparison mean something (an underfit
-standard model matched to the adversarially trained models' clean accuracy, and a model
-trained on shape alone), then measures each on stylized, saturated, patch-shuffled and
-low-passed test sets, cue-conflict shape bias and robust accuracy, and draws SmoothGrad
-maps. By default everything runs on ``ShapeTextureDataset`` (no download); real data
-sets run the same protocol from ``--data-root``.
+Trains, for each of several seeds, a standard CNN and adversarially trained CNNs (PGD-Linf
+at two budgets, PGD-L2, fast FGSM), each fine-tuned from the standard model of its own
+seed, plus two controls (an underfit standard model matched to the adversarially trained
+models' clean accuracy, and a model trained on shape alone). It measures every model on
+stylized, saturated, patch-shuffled and low-passed test sets, cue-conflict shape bias,
+robust accuracy at several budgets and the edge alignment and concentration of its
+SmoothGrad maps, and states each of the paper's claims as a seed-paired difference
+(adversarially trained minus standard) with an interval over seeds and test images, a
+sign count, a Holm-adjusted p-value and a verdict. By default everything runs on
+``ShapeTextureDataset`` (no download); real data sets run the same protocol from
+``--data-root``.
 
-Outputs in ``--out``: ``results.json``, ``results.md`` (the tables and the findings),
-``saliency_dataset.png``, ``saliency_photos.png``, ``relative_accuracy.png``, and the
-trained models in ``models/``. A second run reuses the trained models; an interrupted
-run resumes from its last epoch checkpoint.
+Outputs in ``--out``: ``results.json`` (every seed's numbers and the claims),
+``results.md`` (the claims table, the controls and the robustness table),
+``saliency.png``, ``paired_differences.png`` and the trained models in ``models/``. A
+second run reuses the trained models; an interrupted run resumes from its last epoch.
 
-    python examples/reproduce_paper.py            # default run, 5-8 minutes on 2 CPU cores
-    python examples/reproduce_paper.py --quick    # a smoke run, about 30 seconds
+    python examples/reproduce_paper.py            # default run: 3 seeds x 7 models
+    python examples/reproduce_paper.py --quick    # a smoke run (not a result)
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
+import re
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +41,18 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 import shapebias
-from shapebias.attacks import PGD, robust_accuracy
+import shapebias.data
+from shapebias.attacks import PGD
 from shapebias.data import (
+    SHAPE_TEXTURE_AXES,
     ShapeTextureDataset,
     caltech256,
     cifar10,
@@ -49,69 +61,119 @@ from shapebias.data import (
     tiny_imagenet,
 )
 from shapebias.distortions import LowPass, PatchShuffle, Saturate, Stylize, cue_conflict
-from shapebias.metrics import accuracy_table, distortion_accuracy, shape_bias, shape_bias_table
+from shapebias.metrics import (
+    AT_DID_NOT_FIT,
+    CANNOT_DISCRIMINATE,
+    PairedDifference,
+    concentration,
+    distortion_accuracy,
+    edge_alignment,
+    holm,
+    paired_difference,
+    shape_bias,
+    verdict,
+)
 from shapebias.models import small_cnn
-from shapebias.saliency import plot_saliency_grid
-from shapebias.training import Recipe, load_model, save_model
+from shapebias.saliency import smoothgrad, to_heatmap
+from shapebias.training import Callback, Recipe, TrainingState, load_model, save_model
 
 log = logging.getLogger("reproduce_paper")
 DATASETS = ("shapetexture", "cifar10", "tinyimagenet", "caltech256", "folder")
+
+
+def _setting(default: Any, help: str) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help})
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything that decides the results; stored in ``config.json`` beside them."""
 
-    dataset: str = "shapetexture"
-    num_classes: int = 4
-    image_size: int = 32
-    texture_correlation: float = 0.8
-    train_size: int = 4000
-    test_size: int = 1000
-    width: int = 32
-    batch_size: int = 64
-    standard_epochs: int = 12
-    finetune_epochs: int = 3
-    train_pgd_steps: int = 3
-    lr: float = 5e-3
-    finetune_lr: float = 1e-3
-    eps_linf: tuple[float, float] = (2 / 255, 4 / 255)
-    eps_l2: float = 0.25
-    eps_fgsm: float = 4 / 255
-    eval_pgd_steps: int = 10
-    saliency_samples: int = 50
-    seed: int = 0
+    dataset: str = _setting("shapetexture", "data set (--dataset)")
+    seeds: int = _setting(3, "training seeds per model (--seeds)")
+    seed: int = _setting(0, "first seed; seeds are seed, seed+1, ... (--seed)")
+    num_classes: int = _setting(4, "ShapeTextureDataset classes")
+    image_size: int = _setting(32, "image side in pixels")
+    train_size: int = _setting(4000, "training images")
+    validation_size: int = _setting(
+        500, "validation images (per-epoch evaluation, underfit stopping; no test image)"
+    )
+    test_size: int = _setting(1000, "test images of each test split")
+    width: int = _setting(32, "small_cnn width")
+    batch_size: int = _setting(64, "training batch size")
+    standard_epochs: int = _setting(12, "epochs of the standard, shape-only, underfit models")
+    finetune_epochs: int = _setting(3, "epochs of adversarial fine-tuning")
+    train_pgd_steps: int = _setting(3, "PGD steps in adversarial training")
+    lr: float = _setting(5e-3, "peak learning rate (Adam, one-cycle) from scratch")
+    finetune_lr: float = _setting(1e-3, "peak learning rate of fine-tuning")
+    eps_linf: tuple[float, ...] = _setting((2 / 255, 4 / 255), "PGD-Linf training budgets")
+    eps_l2: float = _setting(0.25, "PGD-L2 training budget")
+    eps_fgsm: float = _setting(4 / 255, "FGSM-RS training budget")
+    robust_eps: tuple[float, ...] = _setting(
+        (1 / 255, 2 / 255, 4 / 255, 8 / 255), "L-inf budgets of the robustness table"
+    )
+    robust_size: int = _setting(500, "test images attacked for robust accuracy")
+    eval_pgd_steps: int = _setting(10, "PGD steps of the evaluation attack")
+    eval_restarts: int = _setting(2, "random restarts of the evaluation attack")
+    fit_eps: float = _setting(2 / 255, "budget at which AT must beat the standard model")
+    min_robust_gain: float = _setting(
+        0.02, "AT did not fit unless its robust gain's interval clears this"
+    )
+    floor: float = _setting(
+        0.05, "cannot discriminate: the standard model within this of chance or 100%"
+    )
+    saliency_images: int = _setting(64, "test images whose SmoothGrad maps are scored")
+    saliency_samples: int = _setting(50, "SmoothGrad noisy copies (n)")
+    noise_level: float = _setting(0.15, "SmoothGrad noise level (of each image's range)")
+    confidence: float = _setting(0.95, "coverage of every interval")
+    alpha: float = _setting(0.05, "family-wise error rate of the Holm-adjusted claims")
+    num_bootstrap: int = _setting(2000, "bootstrap replicates")
 
 
 PRESETS = {
     "default": Settings(),
     "quick": Settings(
+        seeds=2,
+        image_size=16,
         train_size=1500,
+        validation_size=200,
         test_size=300,
         width=16,
-        standard_epochs=8,
+        standard_epochs=5,
         finetune_epochs=1,
-        train_pgd_steps=2,
-        eval_pgd_steps=5,
-        saliency_samples=16,
+        train_pgd_steps=1,
+        robust_eps=(2 / 255, 8 / 255),
+        robust_size=150,
+        eval_pgd_steps=3,
+        eval_restarts=1,
+        saliency_images=8,
+        saliency_samples=4,
+        num_bootstrap=300,
     ),
 }
+# Settings the command line sets through their own flags, not --set.
+_FLAGS = {"dataset", "seeds", "seed"}
+
+
+def dataset_defaults() -> dict[str, Any]:
+    """ShapeTextureDataset settings: each axis's default, then the calibrated values."""
+    calibrated = getattr(shapebias.data, "CALIBRATED_AXES", {})
+    return {axis.name: calibrated.get(axis.name, axis.default) for axis in SHAPE_TEXTURE_AXES}
 
 
 # --------------------------------------------------------------------------- data
 
 
-def _tensors(dataset: Dataset, limit: int | None = None) -> tuple[torch.Tensor, ...]:
-    """Materialise a map-style dataset of tuples into stacked tensors."""
-    count = len(dataset) if limit is None else min(limit, len(dataset))
-    items = [dataset[i] for i in range(count)]
+def _tensors(dataset: Dataset, indices: Sequence[int] | None = None) -> tuple[torch.Tensor, ...]:
+    """Materialise (part of) a map-style dataset of tuples into stacked tensors."""
+    items = [dataset[i] for i in (range(len(dataset)) if indices is None else indices)]  # type: ignore[arg-type]
     return tuple(
         torch.stack(column) if isinstance(column[0], torch.Tensor) else torch.tensor(column)
         for column in zip(*items, strict=True)
     )
 
 
-def _resize(size: int):
+def _resize(size: int) -> Callable[[torch.Tensor], torch.Tensor]:
     def transform(image: torch.Tensor) -> torch.Tensor:
         resized = nn.functional.interpolate(
             image[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False
@@ -121,10 +183,14 @@ def _resize(size: int):
     return transform
 
 
-def load_data(settings: Settings, data_root: Path | None) -> dict[str, Any]:
-    """Train loader and test tensors; ``shape_only``/``texture_only`` only for ShapeTexture."""
+def load_data(settings: Settings, axes: dict[str, Any], data_root: Path | None) -> dict[str, Any]:
+    """Train tensors, a validation split disjoint from every test split, and the test sets.
+
+    ``shape_only``/``texture_only`` (and the shape-only control's splits) exist only for
+    ShapeTextureDataset.
+    """
     if settings.dataset == "shapetexture":
-        return _shape_texture_data(settings)
+        return _shape_texture_data(settings, axes)
     transform = _resize(settings.image_size)
     root = data_root
     if settings.dataset == "cifar10":
@@ -139,175 +205,265 @@ def load_data(settings: Settings, data_root: Path | None) -> dict[str, Any]:
         train = image_folder(root / "train", transform=transform)
         test = image_folder(root / "test", transform=transform)
     generator = torch.Generator().manual_seed(settings.seed)
-    test_index = torch.randperm(len(test), generator=generator)[: settings.test_size]
-    test_tensors = _tensors(Subset(test, test_index.tolist()))
-    train_subset = Subset(
-        train, torch.randperm(len(train), generator=generator)[: settings.train_size].tolist()
+    test_tensors = _tensors(
+        test, torch.randperm(len(test), generator=generator)[: settings.test_size].tolist()
     )
+    # The validation images come from the training split: never a test image.
+    order = torch.randperm(len(train), generator=generator).tolist()
+    validation = order[: settings.validation_size]
+    training = order[settings.validation_size : settings.validation_size + settings.train_size]
     images, labels = test_tensors
     other = torch.roll(torch.arange(len(labels)), 1)
     conflict = cue_conflict(
         images, images[other], labels, labels[other], pairing="zip", generator=generator
     )
     return {
-        "train": _loader(train_subset, settings),
+        "train": _tensors(train, training),
+        "validation": _tensors(train, validation),
         "test": test_tensors,
         "cue_conflict": tuple(conflict),
         "num_classes": int(labels.max()) + 1,
     }
 
 
-def _shape_texture_data(settings: Settings) -> dict[str, Any]:
+def _shape_texture_data(settings: Settings, axes: dict[str, Any]) -> dict[str, Any]:
     common = {
         "num_classes": settings.num_classes,
         "image_size": settings.image_size,
-        "texture_correlation": settings.texture_correlation,
         "seed": settings.seed,
+        **axes,
     }
-    train = ShapeTextureDataset("train", size=settings.train_size, **common)
-    shape_only = ShapeTextureDataset(
-        "shape_only", size=settings.test_size + settings.train_size, **common
+    train_count, validation_count, test_count = (
+        settings.train_size,
+        settings.validation_size,
+        settings.test_size,
     )
-    test_range = list(range(settings.test_size))
+    # Validation: the last items of the train split (its own random stream, never a
+    # test split's). Shape-only: test items first, then validation, then training.
+    train = ShapeTextureDataset("train", size=train_count + validation_count, **common)
+    shape_only = ShapeTextureDataset(
+        "shape_only", size=test_count + validation_count + train_count, **common
+    )
     return {
-        "train": _loader(TensorDataset(*_tensors(train)), settings),
-        # The shape-only control trains on items the shape-only test set never uses.
-        "train_shape_only": _loader(
-            TensorDataset(
-                *_tensors(Subset(shape_only, range(settings.test_size, len(shape_only))))
-            ),
-            settings,
+        "train": _tensors(train, range(train_count)),
+        "validation": _tensors(train, range(train_count, len(train))),
+        "train_shape_only": _tensors(
+            shape_only, range(test_count + validation_count, len(shape_only))
         ),
-        "test": _tensors(ShapeTextureDataset("test", size=settings.test_size, **common)),
-        "shape_only": _tensors(Subset(shape_only, test_range)),
-        "texture_only": _tensors(
-            ShapeTextureDataset("texture_only", size=settings.test_size, **common)
+        "validation_shape_only": _tensors(
+            shape_only, range(test_count, test_count + validation_count)
         ),
-        "cue_conflict": _tensors(
-            ShapeTextureDataset("cue_conflict", size=settings.test_size, **common)
-        ),
+        "test": _tensors(ShapeTextureDataset("test", size=test_count, **common)),
+        "shape_only": _tensors(shape_only, range(test_count)),
+        "texture_only": _tensors(ShapeTextureDataset("texture_only", size=test_count, **common)),
+        "cue_conflict": _tensors(ShapeTextureDataset("cue_conflict", size=test_count, **common)),
         "num_classes": settings.num_classes,
     }
-
-
-def _loader(dataset: Dataset, settings: Settings) -> DataLoader:
-    generator = torch.Generator().manual_seed(settings.seed)
-    return DataLoader(dataset, batch_size=settings.batch_size, shuffle=True, generator=generator)
 
 
 # ------------------------------------------------------------------------- models
 
 
-def model_specs(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The paper's model set plus the controls, in training order."""
-    small, large = settings.eps_linf
-    steps, epochs = settings.train_pgd_steps, settings.finetune_epochs
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One model configuration, trained once per seed by :func:`train_seeds`.
+
+    Attributes:
+        name: the model's name (``pgd_linf_4``).
+        recipes: the recipe of each seed (the same for all but ``underfit``, whose
+            stopping accuracy is its own seed's adversarial models').
+        train: the data key of the training tensors.
+        validation: the data key of the per-epoch evaluation tensors.
+        starts: per seed, the model to fine-tune from (None: from scratch).
+    """
+
+    name: str
+    recipes: tuple[Recipe, ...]
+    train: str = "train"
+    validation: str = "validation"
+    starts: tuple[nn.Module, ...] | None = None
+
+
+@dataclasses.dataclass
+class RunContext:
+    """What every training call shares: settings, data, output folder, the progress bar."""
+
+    settings: Settings
+    data: dict[str, Any]
+    out: Path
+    device: torch.device
+    bar: Any
+    total: int
+    done: int = 0
+    metas: dict[tuple[str, int], dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def step(self, what: str, name: str, seed: int) -> None:
+        """Name the next model on the bar: ``train model 5/21: pgd_linf_4 seed 1``."""
+        self.done += 1
+        self.bar.set_description(f"{what} model {self.done}/{self.total}: {name} seed {seed}")
+
+
+class EpochLog(Callback):
+    """Logs one line per epoch naming the model and seed."""
+
+    def __init__(self, label: str, epochs: int) -> None:
+        self.label, self.epochs = label, epochs
+
+    def on_epoch_end(self, state: TrainingState) -> None:
+        metrics = state.history[-1]
+        log.info(
+            "%s epoch %d/%d: loss %.4f, validation accuracy %.3f, %.1f s",
+            self.label,
+            state.epoch,
+            self.epochs,
+            metrics["loss"],
+            metrics.get("clean_accuracy", math.nan),
+            metrics["seconds"],
+        )
+
+
+def model_configs(settings: Settings) -> dict[str, TrainConfig]:
+    """The configurations trained from scratch; adversarial ones come from :func:`adversarial`."""
+    recipe = _scratch(Recipe.standard(epochs=settings.standard_epochs, optimizer="adam"), settings)
+    seeds = settings.seeds
     return {
-        "standard": {"recipe": Recipe.standard(epochs=settings.standard_epochs)},
-        "shape_only": {
-            "recipe": Recipe.standard(epochs=settings.standard_epochs),
-            "train": "train_shape_only",
-        },
-        f"pgd_linf_{round(small * 255)}": {
-            "recipe": Recipe.pgd_linf(small, steps=steps, epochs=epochs),
-            "finetune": True,
-        },
-        f"pgd_linf_{round(large * 255)}": {
-            "recipe": Recipe.pgd_linf(large, steps=steps, epochs=epochs),
-            "finetune": True,
-        },
-        "pgd_l2": {
-            "recipe": Recipe.pgd_l2(settings.eps_l2, steps=steps, epochs=epochs),
-            "finetune": True,
-        },
-        "fgsm_rs": {
-            "recipe": Recipe.fgsm(settings.eps_fgsm, random_start=True, epochs=epochs),
-            "finetune": True,
-        },
-        "underfit": {"recipe": None},  # built once the adversarial models' accuracy is known
+        "standard": TrainConfig("standard", (recipe,) * seeds),
+        "shape_only": TrainConfig(
+            "shape_only", (recipe,) * seeds, "train_shape_only", "validation_shape_only"
+        ),
     }
 
 
-def train_all(settings: Settings, data: dict[str, Any], out: Path, device: torch.device) -> dict:
-    """Train (or load) every model; returns name -> (model, meta)."""
-    models: dict[str, tuple[nn.Module, dict[str, Any]]] = {}
-    specs = model_specs(settings)
-    for name, spec in specs.items():
-        if spec.get("train", "train") not in data:
-            log.info("skipping %s: %s has no %s split", name, settings.dataset, spec["train"])
-            continue
-        recipe = spec["recipe"]
-        if name == "underfit":
-            recipe = _underfit_recipe(settings, models)
-        start = models["standard"][0] if spec.get("finetune") else None
-        models[name] = _train_or_load(
-            name, recipe, settings, data, data[spec.get("train", "train")], out, device, start
+def _scratch(recipe: Recipe, settings: Settings) -> Recipe:
+    return dataclasses.replace(recipe, lr=settings.lr)
+
+
+def adversarial_configs(settings: Settings, standard: list[nn.Module]) -> list[TrainConfig]:
+    """The paper's adversarially trained models, each fine-tuned from its seed's standard."""
+    steps, epochs = settings.train_pgd_steps, settings.finetune_epochs
+    recipes = {
+        **{
+            f"pgd_linf_{round(eps * 255)}": Recipe.pgd_linf(
+                eps, steps=steps, epochs=epochs, optimizer="adam"
+            )
+            for eps in settings.eps_linf
+        },
+        "pgd_l2": Recipe.pgd_l2(settings.eps_l2, steps=steps, epochs=epochs, optimizer="adam"),
+        "fgsm_rs": Recipe.fgsm(
+            settings.eps_fgsm, random_start=True, epochs=epochs, optimizer="adam"
+        ),
+    }
+    return [
+        TrainConfig(
+            name,
+            (dataclasses.replace(recipe, lr=settings.finetune_lr),) * settings.seeds,
+            starts=tuple(standard),
         )
+        for name, recipe in recipes.items()
+    ]
+
+
+def underfit_config(settings: Settings, run: RunContext, names: list[str]) -> TrainConfig:
+    """Standard training stopped at the mean validation accuracy of its seed's AT models."""
+    recipes = []
+    for seed in seed_list(settings):
+        target = float(np.mean([run.metas[name, seed]["clean_accuracy"] for name in names]))
+        recipe = Recipe.underfit(
+            epochs=settings.standard_epochs, match_accuracy=target, optimizer="adam"
+        )
+        recipes.append(_scratch(recipe, settings))
+    return TrainConfig("underfit", tuple(recipes))
+
+
+def seed_list(settings: Settings) -> list[int]:
+    return list(range(settings.seed, settings.seed + settings.seeds))
+
+
+def train_seeds(config: TrainConfig, seeds: Sequence[int], run: RunContext) -> list[nn.Module]:
+    """Train (or load) one configuration for every seed; one model per seed, in order.
+
+    The single place that trains: a grouped implementation (all seeds in one stacked
+    model) can replace this function without touching the rest of the script.
+    """
+    models = []
+    for index, seed in enumerate(seeds):
+        run.step("train", config.name, seed)
+        start = None if config.starts is None else config.starts[index]
+        models.append(_train_one(config, config.recipes[index], seed, start, run))
+        run.bar.update()
     return models
 
 
-def _underfit_recipe(settings: Settings, models: dict[str, Any]) -> Recipe:
-    """Standard training stopped at the mean clean accuracy of the adversarial models."""
-    adversarial = [
-        meta["clean_accuracy"] for n, (_, meta) in models.items() if "_" in n and n != "shape_only"
-    ]
-    target = sum(adversarial) / len(adversarial)
-    return Recipe.underfit(epochs=settings.standard_epochs, match_accuracy=target)
-
-
-def _train_or_load(
-    name: str,
-    recipe: Recipe,
-    settings: Settings,
-    data: dict[str, Any],
-    loader: DataLoader,
-    out: Path,
-    device: torch.device,
-    start: nn.Module | None,
-) -> tuple[nn.Module, dict[str, Any]]:
-    path = out / "models" / f"{name}.pt"
-    torch.manual_seed(settings.seed)  # the initial weights are a function of the seed
-    model = small_cnn(data["num_classes"], width=settings.width).to(device)
+def _train_one(
+    config: TrainConfig, recipe: Recipe, seed: int, start: nn.Module | None, run: RunContext
+) -> nn.Module:
+    settings, data = run.settings, run.data
+    label = f"{config.name} seed {seed}"
+    path = run.out / "models" / f"{config.name}_seed{seed}.pt"
+    torch.manual_seed(seed)  # the initial weights are a function of the seed
+    model = small_cnn(data["num_classes"], width=settings.width).to(run.device)
     if path.exists():
-        meta = load_model(path, model, map_location=device)
-        log.info("loaded %s from %s", name, path)
-        return model.eval(), meta
+        run.metas[config.name, seed] = load_model(path, model, map_location=run.device)
+        log.info("loaded %s from %s", label, path)
+        return model.eval()
     if start is not None:
         model.load_state_dict(start.state_dict())
-    # The recipes' SGD schedule is made for 100-epoch runs; in a CPU budget of a few
-    # epochs Adam with a one-cycle schedule is what learns (measured before any
-    # adversarial model was trained).
-    lr = settings.finetune_lr if start is not None else settings.lr
-    recipe = dataclasses.replace(recipe, lr=lr, momentum=0.0, weight_decay=0.0, milestones=())
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=lr, total_steps=recipe.epochs * len(loader)
+    loader = DataLoader(
+        TensorDataset(*data[config.train]),
+        batch_size=settings.batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
     )
-    eval_images, eval_labels = (t[:256] for t in data["test"])
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     history = recipe.fit(
         model,
         loader,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        scheduler_step="batch",
-        eval_data=(eval_images, eval_labels),
+        eval_data=data[config.validation],
         eval_attack=None,
-        checkpoint_dir=out / "checkpoints" / name,
-        device=device,
+        callbacks=(EpochLog(label, recipe.epochs),),
+        checkpoint_dir=run.out / "checkpoints" / f"{config.name}_seed{seed}",
+        device=run.device,
+        progress=False,
     )
     meta = recipe.meta(
-        optimizer=f"Adam, one-cycle max lr {lr:g}",
         data=settings.dataset,
-        fine_tuned_from="standard" if start is not None else None,
+        seed=seed,
+        fine_tuned_from=f"standard seed {seed}" if start is not None else None,
         epochs_run=len(history),
         clean_accuracy=history[-1]["clean_accuracy"],
+        evaluated_on="validation split",
         train_seconds=time.perf_counter() - began,
+        train_cpu_seconds=time.process_time() - began_cpu,
         history=[{k: v for k, v in h.items() if isinstance(v, (int, float))} for h in history],
     )
     save_model(path, model, meta=meta)
-    shutil.rmtree(out / "checkpoints" / name, ignore_errors=True)
-    return model.eval(), meta
+    shutil.rmtree(run.out / "checkpoints" / f"{config.name}_seed{seed}", ignore_errors=True)
+    run.metas[config.name, seed] = meta
+    return model.eval()
+
+
+def train_all(run: RunContext) -> dict[str, list[nn.Module]]:
+    """Every configuration for every seed: name -> one model per seed."""
+    settings, seeds = run.settings, seed_list(run.settings)
+    models: dict[str, list[nn.Module]] = {}
+    for name, config in model_configs(settings).items():
+        if config.train not in run.data:
+            log.info("skipping %s: %s has no %s split", name, settings.dataset, config.train)
+            continue
+        models[name] = train_seeds(config, seeds, run)
+    adversarial = adversarial_configs(settings, models["standard"])
+    for config in adversarial:
+        models[config.name] = train_seeds(config, seeds, run)
+    underfit = underfit_config(settings, run, [c.name for c in adversarial])
+    models["underfit"] = train_seeds(underfit, seeds, run)
+    return models
+
+
+def num_models(settings: Settings, data: dict[str, Any]) -> int:
+    configs = len(model_configs(settings)) + len(settings.eps_linf) + 3  # l2, fgsm, underfit
+    if "train_shape_only" not in data:
+        configs -= 1
+    return configs * settings.seeds
 
 
 # --------------------------------------------------------------------- evaluation
@@ -327,221 +483,722 @@ def test_distortions(settings: Settings) -> dict[str, Any]:
     }
 
 
-def evaluate(
-    name: str, model: nn.Module, meta: dict[str, Any], data: dict[str, Any], settings: Settings
-) -> dict[str, Any]:
-    """Every number the paper reports for one model, with bootstrap intervals."""
-    seed = settings.seed
+@torch.no_grad()
+def robust_correct(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float, settings: Settings
+) -> torch.Tensor:
+    """Per image: still classified right under the evaluation attack at ``eps``.
+
+    The one place that defines the evaluation attack (PGD with random restarts, the most
+    damaging restart kept per image); swap in a stronger attack here.
+    """
+    attack = PGD(
+        eps=eps,
+        steps=settings.eval_pgd_steps,
+        restarts=settings.eval_restarts,
+        generator=torch.Generator(images.device).manual_seed(settings.seed),
+    )
+    right = torch.empty(len(labels), dtype=torch.bool, device=labels.device)
+    for chunk in torch.arange(len(labels), device=labels.device).split(256):
+        adversarial = attack(model, images[chunk], labels[chunk])
+        right[chunk] = model(adversarial).argmax(1) == labels[chunk]
+    return right
+
+
+@torch.no_grad()
+def robust_curve(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: Settings
+) -> dict[float, torch.Tensor]:
+    """Per budget (ascending), per image: right on the clean image and under every attack
+    up to that budget.
+
+    An adversarial example found within a smaller ball lies in every larger one, so an
+    image broken at one budget counts as broken at all larger ones and only the survivors
+    are attacked again (the same numbers as attacking all, for less work).
+    """
+    alive = model(images).argmax(1) == labels
+    curve = {}
+    for eps in sorted(settings.robust_eps):
+        index = alive.nonzero().flatten()
+        if len(index):
+            alive[index] = robust_correct(model, images[index], labels[index], eps, settings)
+        curve[eps] = alive.cpu().clone()
+    return curve
+
+
+def _saliency(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: Settings):
+    return smoothgrad(
+        model,
+        images,
+        labels,
+        output="loss",
+        n_samples=settings.saliency_samples,
+        noise_level=settings.noise_level,
+        generator=torch.Generator(images.device).manual_seed(settings.seed),
+    )
+
+
+def evaluate(model: nn.Module, data: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Every number the paper reports for one model, per test item and summarised."""
+    seed = settings.seed  # the same distorted images and attacks for every model
     accuracy = distortion_accuracy(
         model, data["test"], test_distortions(settings), seed=seed, progress=False
     )
     bias = shape_bias(model, data["cue_conflict"], seed=seed, progress=False)
-    eps = settings.eps_linf[0]
-    robust = robust_accuracy(
-        model,
-        data["test"],
-        PGD(eps=eps, steps=settings.eval_pgd_steps, generator=torch.Generator().manual_seed(seed)),
-        progress=False,
-    )
-    chance = 1.0 / data["num_classes"]
+    conflict = bias.shape_labels != bias.texture_labels
+    images, labels = (t[: settings.robust_size] for t in data["test"])
+    saliency_images, saliency_labels = (t[: settings.saliency_images] for t in data["test"])
+    saliency = _saliency(model, saliency_images, saliency_labels, settings)
     result = {
-        "meta": meta,
         "accuracy": accuracy,
         "shape_bias": bias,
-        "robust_accuracy": {"eps": eps, "steps": settings.eval_pgd_steps, "value": robust.robust},
-        # Near chance: the clean accuracy's 95% interval reaches within 5 points of chance.
-        "learned_nothing": accuracy.clean.low <= chance + 0.05,
+        "items": {
+            "clean": accuracy.correct["clean"],
+            "distorted": accuracy.correct,
+            "shape": (bias.decisions == bias.shape_labels)[conflict],
+            "texture": (bias.decisions == bias.texture_labels)[conflict],
+            "robust": robust_curve(model, images, labels, settings),
+            "edge_alignment": edge_alignment(saliency, saliency_images).cpu(),
+            "concentration": concentration(saliency).cpu(),
+        },
     }
     for split in ("shape_only", "texture_only"):
         if split in data:
-            result[split] = distortion_accuracy(
+            result["items"][split] = distortion_accuracy(
                 model, data[split], {}, seed=seed, progress=False
-            ).clean
-    log.info("evaluated %s: clean %.3f", name, accuracy.clean.value)
+            ).correct["clean"]
     return result
+
+
+def evaluate_all(
+    models: dict[str, list[nn.Module]], run: RunContext
+) -> dict[str, list[dict[str, Any]]]:
+    results: dict[str, list[dict[str, Any]]] = {}
+    for name, per_seed in models.items():
+        results[name] = []
+        for seed, model in zip(seed_list(run.settings), per_seed, strict=True):
+            run.step("evaluate", name, seed)
+            began, began_cpu = time.perf_counter(), time.process_time()
+            results[name].append(evaluate(model, run.data, run.settings))
+            results[name][-1]["timing"] = {
+                "evaluate_seconds": time.perf_counter() - began,
+                "evaluate_cpu_seconds": time.process_time() - began_cpu,
+            }
+            run.bar.update()
+    return results
+
+
+# ------------------------------------------------------------------------ claims
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One of the paper's claims: a per-item statistic that AT should move one way."""
+
+    name: str
+    statistic: str
+    expected: str
+    paper: str
+    items: Callable[[dict[str, Any]], tuple[torch.Tensor, torch.Tensor | None]]
+    reference: Callable[[dict[str, list[dict[str, Any]]], str], list[float]]
+
+
+def _relative(test_set: str) -> Callable[[dict[str, Any]], tuple[torch.Tensor, torch.Tensor]]:
+    def items(result: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        clean = result["items"]["clean"]
+        return clean & result["items"]["distorted"][test_set], clean
+
+    return items
+
+
+def _standard_accuracy(
+    test_set: str,
+) -> Callable[[dict[str, list[dict[str, Any]]], str], list[float]]:
+    """The standard model's (mean) accuracy on the claim's test set: the floor check."""
+
+    def reference(results: dict[str, list[dict[str, Any]]], model: str) -> list[float]:
+        return [
+            float(np.mean([r["accuracy"].accuracy[test_set].value for r in results["standard"]]))
+        ]
+
+    return reference
+
+
+def _shape_only_accuracy(results: dict[str, list[dict[str, Any]]], model: str) -> list[float]:
+    """Both models' shape-only accuracy: no shape-bias verdict for a model at chance."""
+    return [
+        float(np.mean([r["items"]["shape_only"].float().mean() for r in results[name]]))
+        for name in ("standard", model)
+    ]
+
+
+def _clean_accuracy(results: dict[str, list[dict[str, Any]]], model: str) -> list[float]:
+    return [float(np.mean([r["accuracy"].clean.value for r in results["standard"]]))]
+
+
+def _shape_decisions(result: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    shape, texture = result["items"]["shape"], result["items"]["texture"]
+    return shape, shape | texture
+
+
+def _per_image(key: str) -> Callable[[dict[str, Any]], tuple[torch.Tensor, None]]:
+    def items(result: dict[str, Any]) -> tuple[torch.Tensor, None]:
+        return result["items"][key], None
+
+    return items
+
+
+def claims(settings: Settings, data: dict[str, Any]) -> list[Claim]:
+    """The paper's claims, in the order of the claims table."""
+    rows = [
+        Claim(
+            test_set,
+            "relative accuracy",
+            direction,
+            paper,
+            _relative(test_set),
+            _standard_accuracy(test_set),
+        )
+        for test_set, direction, paper in (
+            ("stylized", "higher", "AT keeps more (Table 2)"),
+            ("saturated p=8", "higher", "AT keeps more (Table 3)"),
+            ("saturated p=1024", "higher", "AT keeps more (Table 3)"),
+            ("shuffled 2x2", "lower", "AT loses more (Table 4)"),
+            ("shuffled 4x4", "lower", "AT loses more (Table 4)"),
+            ("shuffled 8x8", "lower", "AT loses more (Table 4)"),
+            ("low-pass", "higher", "AT keeps more (implied: low-frequency shape; no table)"),
+        )
+        if test_set in test_distortions(settings)
+    ]
+    if "shape_only" in data:
+        rows.append(
+            Claim(
+                "shape bias",
+                "S / (S + T)",
+                "higher",
+                "AT more shape-biased",
+                _shape_decisions,
+                _shape_only_accuracy,
+            )
+        )
+    rows += [
+        Claim(
+            "saliency edge alignment",
+            "SmoothGrad mass on edges",
+            "higher",
+            "AT maps follow edges (Fig. 1)",
+            _per_image("edge_alignment"),
+            _clean_accuracy,
+        ),
+        Claim(
+            "saliency concentration",
+            "Gini of SmoothGrad",
+            "higher",
+            "AT maps sparser (Fig. 1)",
+            _per_image("concentration"),
+            _clean_accuracy,
+        ),
+    ]
+    return rows
+
+
+def _items(
+    results: list[dict[str, Any]],
+    items: Callable[[dict[str, Any]], tuple[torch.Tensor, torch.Tensor | None]],
+) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    return [items(result) for result in results]
+
+
+def paired(
+    at: list[tuple[torch.Tensor, torch.Tensor | None]],
+    baseline: list[tuple[torch.Tensor, torch.Tensor | None]],
+    settings: Settings,
+) -> PairedDifference:
+    """Seed-paired difference of per-item (values, denominators), NaN items dropped in pairs."""
+    at_values, at_den, base_values, base_den = [], [], [], []
+    for (va, da), (vb, db) in zip(at, baseline, strict=True):
+        keep = ~(va.double().isnan() | vb.double().isnan())
+        at_values.append(va[keep])
+        base_values.append(vb[keep])
+        if da is not None and db is not None:
+            at_den.append(da[keep])
+            base_den.append(db[keep])
+    return paired_difference(
+        at_values,
+        base_values,
+        at_denominator=at_den or None,
+        baseline_denominator=base_den or None,
+        confidence=settings.confidence,
+        num_bootstrap=settings.num_bootstrap,
+        seed=settings.seed,
+    )
+
+
+def seed_mean(
+    values: list[tuple[torch.Tensor, torch.Tensor | None]], settings: Settings
+) -> PairedDifference:
+    """A model set's own mean over seeds with the hierarchical interval (paired with 0)."""
+    zeros = [(torch.zeros(len(v), dtype=torch.float64), d) for v, d in values]
+    return paired(values, zeros, settings)
+
+
+def _robust_items(eps: float) -> Callable[[dict[str, Any]], tuple[torch.Tensor, None]]:
+    def items(result: dict[str, Any]) -> tuple[torch.Tensor, None]:
+        return result["items"]["robust"][eps], None
+
+    return items
+
+
+def robustness(
+    results: dict[str, list[dict[str, Any]]], settings: Settings
+) -> dict[str, dict[float, dict[str, PairedDifference]]]:
+    """Robust accuracy per model and eps, and its seed-paired gain over the standard model."""
+    table: dict[str, dict[float, dict[str, PairedDifference]]] = {}
+    for name, per_seed in results.items():
+        table[name] = {}
+        for eps in settings.robust_eps:
+            items = _robust_items(eps)
+            table[name][eps] = {
+                "accuracy": seed_mean(_items(per_seed, items), settings),
+                "gain": paired(
+                    _items(per_seed, items), _items(results["standard"], items), settings
+                ),
+            }
+    return table
+
+
+def adversarial_names(settings: Settings) -> list[str]:
+    linf = [f"pgd_linf_{round(eps * 255)}" for eps in settings.eps_linf]
+    return [*linf, "pgd_l2", "fgsm_rs"]
+
+
+def claim_rows(
+    results: dict[str, list[dict[str, Any]]],
+    robust: dict[str, dict[float, dict[str, PairedDifference]]],
+    settings: Settings,
+    data: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Every (model, claim): paired difference, Holm-adjusted p over the table, verdict."""
+    chance = 1.0 / data["num_classes"]
+    rows = []
+    for model in [*adversarial_names(settings), "underfit"]:
+        gain = None if model == "underfit" else robust[model][settings.fit_eps]["gain"]
+        for claim in claims(settings, data):
+            difference = paired(
+                _items(results[model], claim.items),
+                _items(results["standard"], claim.items),
+                settings,
+            )
+            decide = {
+                "expected": claim.expected,
+                "reference_accuracy": claim.reference(results, model),
+                "chance": chance,
+                "floor": settings.floor,
+                "robust_gain": gain,
+                "min_robust_gain": settings.min_robust_gain,
+                "alpha": settings.alpha,
+            }
+            rows.append(
+                {
+                    "model": model,
+                    "claim": claim,
+                    "difference": difference,
+                    "decide": decide,
+                    # p = 0 only asks whether the floors or the fit check decide already.
+                    "screen": verdict(difference, p_value=0.0, **decide),
+                }
+            )
+    tested = [row for row in rows if row["screen"] not in (AT_DID_NOT_FIT, CANNOT_DISCRIMINATE)]
+    adjusted = holm([row["difference"].p_value for row in tested], alpha=settings.alpha)
+    for row, p in zip(tested, adjusted.adjusted, strict=True):
+        row["p_holm"] = p
+    for row in rows:
+        row.setdefault("p_holm", math.nan)
+        row["verdict"] = verdict(row["difference"], p_value=row["p_holm"], **row["decide"])
+    return rows
 
 
 # ------------------------------------------------------------------------ outputs
 
 
-def _fmt(estimate: Any) -> str:
-    return f"{100 * estimate.value:.1f} [{100 * estimate.low:.1f}, {100 * estimate.high:.1f}]"
+def _pct(value: float) -> str:
+    return "-" if math.isnan(value) else f"{100 * value:.1f}"
 
 
-def controls_table(results: dict[str, dict[str, Any]]) -> str:
-    """Shape bias beside the numbers that say whether it means anything."""
+def _interval(difference: PairedDifference, *, signed: bool = False) -> str:
+    e = difference.difference
+    sign = "+" if signed and e.value > 0 else ""
+    text = f"{sign}{_pct(e.value)}"
+    if not math.isnan(e.low):
+        text += f" [{_pct(e.low)}, {_pct(e.high)}]"
+    return text
+
+
+def _seed_summary(values: Sequence[float]) -> str:
+    """Mean over seeds and the range of the seeds, in percent."""
+    return f"{_pct(float(np.mean(values)))} ({_pct(min(values))}-{_pct(max(values))})"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [header, [":---"] + ["---:"] * (len(header) - 1), *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def claims_table(rows: list[dict[str, Any]], settings: Settings) -> str:
     header = [
-        "model",
-        "clean",
-        "shape-only",
-        "texture-only",
-        "shape bias",
-        "cue match",
-        "PGD robust",
-        "note",
-    ]
-    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, r in results.items():
-        bias = r["shape_bias"]
-        note = (
-            "near chance: learned nothing, shape bias not meaningful"
-            if r["learned_nothing"]
-            else ""
-        )
-        cells = [
-            name,
-            _fmt(r["accuracy"].clean),
-            _fmt(r["shape_only"]) if "shape_only" in r else "-",
-            _fmt(r["texture_only"]) if "texture_only" in r else "-",
-            "n/a" if r["learned_nothing"] else _fmt(bias.shape_bias),
-            _fmt(bias.cue_match),
-            f"{100 * r['robust_accuracy']['value']:.1f}",
-            note,
-        ]
-        rows.append("| " + " | ".join(cells) + " |")
-    eps = next(iter(results.values()))["robust_accuracy"]["eps"]
-    rows.append(
-        f"\nPercent, 95% bootstrap intervals. PGD robust: L-inf eps {round(eps * 255)}/255."
+        "model", "claim", "paper", "statistic", "standard", "model value",
+        "AT - standard [interval]", "seeds", "p (Holm)", "verdict",
+    ]  # fmt: skip
+    body = []
+    for row in rows:
+        d, claim = row["difference"], row["claim"]
+        p = row["p_holm"]
+        body.append(
+            [
+                row["model"], claim.name, claim.paper, claim.statistic,
+                _pct(float(np.mean(d.baseline))), _pct(float(np.mean(d.at))),
+                _interval(d, signed=True), d.sign_count,
+                "-" if math.isnan(p) else f"{p:.3g}", row["verdict"],
+            ]
+        )  # fmt: skip
+    tested = sum(not math.isnan(row["p_holm"]) for row in rows)
+    return _table(header, body) + (
+        f"\n\nPercent (percentage points for the difference). Each difference is the mean "
+        f"over {settings.seeds} seeds of (model - the standard model of the same seed); "
+        f"every AT model was fine-tuned from its own seed's standard model. Interval: "
+        f"{round(100 * settings.confidence)}% hierarchical bootstrap (seeds, then test "
+        f"images within each seed, {settings.num_bootstrap} replicates); with few seeds it "
+        f"is rough, read it with the sign count. p: two-sided bootstrap p-value, Holm-"
+        f"adjusted over the {tested} claims that were tested (alpha {settings.alpha:g}). "
+        f"Verdicts: *cannot discriminate* = the standard model's accuracy on the test set "
+        f"(for shape bias: either model's shape-only accuracy) within "
+        f"{round(100 * settings.floor)} points of chance or of 100%; *AT did not fit* = the "
+        f"paired robust-accuracy gain at eps {round(settings.fit_eps * 255)}/255 is not "
+        f"clearly above {round(100 * settings.min_robust_gain)} points; *no difference* = "
+        f"not significant after Holm at this number of seeds and images. `underfit` is a "
+        f"control (standard training stopped at the AT models' clean accuracy), not a claim."
     )
-    return "\n".join(rows)
 
 
-def _compare(ours: Any, theirs: Any, sign: int) -> str:
-    """``holds`` when the 95% intervals are apart in the claimed direction."""
-    if ours.low > theirs.high or ours.high < theirs.low:
-        return "holds" if sign * (ours.value - theirs.value) > 0 else "reversed"
-    return "undecided (intervals overlap)"
+def texture_blind_null(shape_only: float, num_classes: int) -> float:
+    """Shape bias of a model that ignores texture: ``s / (s + (1 - s) / (K - 1))``."""
+    denominator = shape_only + (1.0 - shape_only) / (num_classes - 1)
+    return shape_only / denominator if denominator > 0 else math.nan
 
 
-def findings(results: dict[str, dict[str, Any]]) -> str:
-    """The paper's claims checked one by one against the standard model, with intervals."""
-    standard = results["standard"]
-    claims = {
-        "keeps more on stylized": ("stylized", +1),
-        "keeps more on saturated p=8": ("saturated p=8", +1),
-        "keeps more on saturated p=1024": ("saturated p=1024", +1),
-        "loses more on shuffled 4x4": ("shuffled 4x4", -1),
+def per_seed_numbers(result: dict[str, Any], num_classes: int) -> dict[str, Any]:
+    """One model of one seed, as plain numbers (the JSON and the controls table)."""
+    items = result["items"]
+    numbers: dict[str, Any] = {
+        "timing": result.get("timing", {}),
+        "distortion_accuracy": result["accuracy"].to_dict(),
+        "shape_bias": result["shape_bias"].to_dict(),
+        "robust_accuracy": {
+            f"{round(eps * 255)}/255": float(correct.double().mean())
+            for eps, correct in items["robust"].items()
+        },
+        "saliency": {
+            key: float(np.nanmean(items[key].double().numpy()))
+            for key in ("edge_alignment", "concentration")
+        },
     }
-    lines = []
-    for name, r in results.items():
-        if name in ("standard", "shape_only", "underfit") or r["learned_nothing"]:
-            continue
-        verdicts = []
-        for claim, (test_set, sign) in claims.items():
-            if test_set not in r["accuracy"].relative:
-                continue
-            ours, theirs = r["accuracy"].relative[test_set], standard["accuracy"].relative[test_set]
-            verdict = _compare(ours, theirs, sign)
-            verdicts.append(f"{claim}: {verdict} ({_fmt(ours)} vs standard {_fmt(theirs)})")
-        bias, base = r["shape_bias"].shape_bias, standard["shape_bias"].shape_bias
-        verdicts.append(
-            f"more shape-biased: {_compare(bias, base, +1)} ({_fmt(bias)} vs standard {_fmt(base)})"
+    for split in ("shape_only", "texture_only"):
+        if split in items:
+            numbers[split] = float(items[split].double().mean())
+    if "shape_only" in numbers:
+        numbers["texture_blind_null"] = texture_blind_null(numbers["shape_only"], num_classes)
+    return numbers
+
+
+def controls_table(
+    numbers: dict[str, list[dict[str, Any]]], settings: Settings, chance: float
+) -> str:
+    """Shape bias always beside its texture-blind null, the cue-match share and the controls."""
+    header = [
+        "model", "clean", "shape-only", "texture-only", "shape bias",
+        "texture-blind null", "cue match",
+    ]  # fmt: skip
+    body = []
+    for name, per_seed in numbers.items():
+
+        def column(get: Callable[[dict[str, Any]], float], seeds=per_seed) -> list[float]:
+            return [get(n) for n in seeds]
+
+        has_shape = "shape_only" in per_seed[0]
+        shape_only = column(lambda n: n["shape_only"]) if has_shape else []
+        at_chance = has_shape and float(np.mean(shape_only)) <= chance + settings.floor
+        bias = column(lambda n: n["shape_bias"]["shape_bias"]["value"] or math.nan)
+        body.append(
+            [
+                name,
+                _seed_summary(
+                    column(lambda n: n["distortion_accuracy"]["clean"]["accuracy"]["value"])
+                ),
+                _seed_summary(shape_only) if has_shape else "-",
+                _seed_summary(column(lambda n: n["texture_only"])) if has_shape else "-",
+                "n/a: shape-only at chance" if at_chance else _seed_summary(bias),
+                _seed_summary(column(lambda n: n["texture_blind_null"])) if has_shape else "-",
+                _seed_summary(column(lambda n: n["shape_bias"]["cue_match"]["value"])),
+            ]
         )
-        lines.append(f"- **{name}** (relative accuracy, shape bias): " + "; ".join(verdicts) + ".")
-    return "\n".join(lines) or "- No adversarially trained model learned anything."
+    return _table(header, body) + (
+        f"\n\nPercent: mean over {settings.seeds} seeds (lowest-highest seed). Texture-blind "
+        f"null: the shape bias of a model that ignores texture and has this shape-only "
+        f"accuracy s, s / (s + (1 - s)/(K - 1)); a shape bias is about texture only where it "
+        f"departs from it. Cue match: share of cue-conflict decisions that are the shape or "
+        f"the texture class."
+    )
 
 
-def relative_accuracy_figure(results: dict[str, dict[str, Any]], path: Path) -> None:
-    test_sets = list(next(iter(results.values()))["accuracy"].relative)
-    fig, ax = plt.subplots(figsize=(10, 3.8))
-    width = 0.8 / len(results)
-    for i, (name, r) in enumerate(results.items()):
-        values = [100 * r["accuracy"].relative[t].value for t in test_sets]
-        errors = [
+def robustness_table(
+    robust: dict[str, dict[float, dict[str, PairedDifference]]], settings: Settings
+) -> str:
+    epsilons = [f"{round(eps * 255)}/255" for eps in settings.robust_eps]
+    header = ["model", *[f"eps {e}" for e in epsilons], *[f"gain {e}" for e in epsilons]]
+    body = []
+    for name, per_eps in robust.items():
+        body.append(
             [
-                100 * (r["accuracy"].relative[t].value - r["accuracy"].relative[t].low)
-                for t in test_sets
-            ],
-            [
-                100 * (r["accuracy"].relative[t].high - r["accuracy"].relative[t].value)
-                for t in test_sets
-            ],
-        ]
-        positions = [j + (i - (len(results) - 1) / 2) * width for j in range(len(test_sets))]
-        ax.bar(positions, values, width, yerr=errors, label=name, capsize=1.5)
-    ax.set_xticks(range(len(test_sets)), test_sets, rotation=20)
-    ax.set_ylabel("relative accuracy (%)")
-    ax.set_ylim(0, 105)
-    ax.legend(fontsize=7, ncol=4)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+                name,
+                *[_interval(per_eps[eps]["accuracy"]) for eps in settings.robust_eps],
+                *[
+                    "-" if name == "standard" else _interval(per_eps[eps]["gain"], signed=True)
+                    for eps in settings.robust_eps
+                ],
+            ]
+        )
+    return _table(header, body) + (
+        f"\n\nRobust accuracy (percent) on the first {settings.robust_size} test images under "
+        f"L-inf PGD-{settings.eval_pgd_steps} with {settings.eval_restarts} random restart(s) "
+        f"(step 2.5 eps / steps; the most damaging restart kept per image), mean over seeds "
+        f"with the hierarchical interval; gain: seed-paired difference to the standard model "
+        f"(points)."
+    )
+
+
+def saliency_figure(
+    models: dict[str, list[nn.Module]], data: dict[str, Any], settings: Settings, path: Path
+) -> None:
+    """SmoothGrad maps of every model (first seed) on the same test images, with a caption."""
+    count = min(4, settings.saliency_images)
+    images, labels = (t[:count] for t in data["test"])
+    names = list(models)
+    fig, axes = plt.subplots(
+        len(names) + 1, count, figsize=(1.9 * count + 1.2, 1.9 * (len(names) + 1) + 1.0),
+        squeeze=False,
+    )  # fmt: skip
+    for j in range(count):
+        axes[0, j].imshow(images[j].permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
+        axes[0, j].set_title(f"class {int(labels[j])}", fontsize=9)
+    shown = None
+    for i, name in enumerate(names, start=1):
+        heat = to_heatmap(_saliency(models[name][0], images, labels, settings)).cpu()
+        for j in range(count):
+            shown = axes[i, j].imshow(
+                heat[j].numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest"
+            )
+        axes[i, 0].set_ylabel(name, fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(
+        shown, ax=axes[1:, :].ravel().tolist(), shrink=0.6, label="|gradient| / 99th percentile"
+    )
+    fig.text(
+        0.02, 0.005,
+        f"SmoothGrad, n = {settings.saliency_samples} noisy copies, noise level "
+        f"{settings.noise_level:g} of each image's range; gradient of the cross-entropy loss "
+        f"of the true class (the class above each column); |g| summed over channels, divided "
+        f"by its 99th percentile, clipped to [0, 1]. Models of seed {settings.seed}; "
+        f"{settings.image_size}x{settings.image_size} px shown with nearest-neighbour pixels.",
+        fontsize=7, wrap=True,
+    )  # fmt: skip
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def saliency_figures(
-    models: dict[str, nn.Module], data: dict[str, Any], settings: Settings, out: Path
-) -> None:
-    """SmoothGrad maps of every model on the same images: the paper's Figure 1."""
-    shown = {n: m for n, m in models.items() if n != "underfit"}
-    images, labels = (t[:6] for t in data["test"])
-    kwargs = {
-        "output": "loss",
-        "n_samples": settings.saliency_samples,
-        "noise_level": 0.15,
-        "generator": torch.Generator().manual_seed(settings.seed),
-    }
-    figure = plot_saliency_grid(shown, images, labels, method="smoothgrad", method_kwargs=kwargs)
-    figure.savefig(out / "saliency_dataset.png", dpi=110)
-    photos = torch.stack(
-        list(
-            sample_images(64, names=["astronaut", "chelsea", "coffee", "rocket", "camera"]).values()
-        )
+def differences_figure(rows: list[dict[str, Any]], path: Path) -> None:
+    """One panel per claim: each model's seed-paired difference to the standard model."""
+    names = list(dict.fromkeys(row["claim"].name for row in rows))
+    columns, rows_of_panels = 4, math.ceil(len(names) / 4)
+    fig, axes = plt.subplots(
+        rows_of_panels, columns, figsize=(13, 2.4 * rows_of_panels), squeeze=False
     )
-    kwargs = {**kwargs, "output": "logit"}
-    figure = plot_saliency_grid(shown, photos, None, method="smoothgrad", method_kwargs=kwargs)
-    figure.savefig(out / "saliency_photos.png", dpi=110)
+    for ax, name in zip(axes.flat, names, strict=False):
+        chosen = [row for row in rows if row["claim"].name == name]
+        for y, row in enumerate(chosen):
+            e = row["difference"].difference
+            error = (
+                [[100 * (e.value - e.low)], [100 * (e.high - e.value)]]
+                if not math.isnan(e.low)
+                else None
+            )
+            ax.errorbar(100 * e.value, y, xerr=error, fmt="o", capsize=3)
+            ax.plot(
+                100 * np.array(row["difference"].per_seed),
+                [y] * row["difference"].num_seeds,
+                "k.",
+                ms=3,
+            )
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_yticks(
+            range(len(chosen)), [f"{r['model']} ({r['verdict']})" for r in chosen], fontsize=7
+        )
+        ax.set_title(f"{name}: {chosen[0]['claim'].expected} expected", fontsize=8)
+        ax.set_xlabel("model - standard (points)", fontsize=8)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+QUICK_BANNER = (
+    "> **Smoke run, not a result.** `--quick` trains tiny models for a few epochs to check "
+    "that the pipeline runs; its numbers say nothing about the paper."
+)
 
 
 def write_results(
-    results: dict[str, dict[str, Any]], settings: Settings, out: Path, seconds: float
+    results: dict[str, list[dict[str, Any]]],
+    rows: list[dict[str, Any]],
+    robust: dict[str, dict[float, dict[str, PairedDifference]]],
+    context: dict[str, Any],
+    out: Path,
 ) -> str:
-    accuracy = {n: r["accuracy"] for n, r in results.items()}
-    report = "\n\n".join(
-        [
-            "# Zhang & Zhu (2019) reproduced with shapebias",
-            f"shapebias {shapebias.__version__}, wall time {seconds:.0f} s, settings: "
-            f"`{json.dumps(dataclasses.asdict(settings))}`.",
-            "## Accuracy and relative accuracy on distorted test sets\n\n"
-            + accuracy_table(accuracy),
-            "## Shape bias and controls\n\n" + controls_table(results),
-            "## Cue-conflict shape bias\n\n"
-            + shape_bias_table({n: r["shape_bias"] for n, r in results.items()}),
-            "## Findings (generated from the numbers above)\n\n" + findings(results),
-        ]
+    settings: Settings = context["settings"]
+    num_classes = context["num_classes"]
+    numbers = {
+        name: [per_seed_numbers(r, num_classes) for r in per_seed]
+        for name, per_seed in results.items()
+    }
+    calibrated = (
+        "calibrated defaults" if context["calibrated"] else "axis defaults (no CALIBRATED_AXES)"
     )
+    parts = [QUICK_BANNER] if context["quick"] else []
+    parts += [
+        "# Zhang & Zhu (2019) reproduced with shapebias",
+        f"shapebias {shapebias.__version__}, wall time {context['seconds']:.0f} s, seeds "
+        f"{seed_list(settings)}, settings: `{json.dumps(dataclasses.asdict(settings))}`, "
+        f"dataset settings ({calibrated}): `{json.dumps(context['axes'])}`.",
+        "## The paper's claims, seed-paired\n\n" + claims_table(rows, settings),
+        "## Controls: accuracy and shape bias\n\n"
+        + controls_table(numbers, settings, 1.0 / num_classes),
+        "## Robust accuracy\n\n" + robustness_table(robust, settings),
+    ]
+    report = "\n\n".join(parts)
     (out / "results.md").write_text(report + "\n")
+    seeds = seed_list(settings)
     payload = {
+        "smoke_run": context["quick"],
         "settings": dataclasses.asdict(settings),
+        "dataset_axes": context["axes"],
+        "calibrated_axes": context["calibrated"],
         "shapebias_version": shapebias.__version__,
-        "wall_seconds": seconds,
+        "wall_seconds": context["seconds"],
+        "seeds": seeds,
         "models": {
-            name: {
-                "training": r["meta"],
-                "distortion_accuracy": r["accuracy"].to_dict(),
-                "shape_bias": r["shape_bias"].to_dict(),
-                "robust_accuracy": r["robust_accuracy"],
-                "learned_nothing": r["learned_nothing"],
-                **{s: r[s].to_dict() for s in ("shape_only", "texture_only") if s in r},
+            name: [
+                {"seed": seed, "training": context["metas"][name, seed], **n}
+                for seed, n in zip(seeds, per_seed, strict=True)
+            ]
+            for name, per_seed in numbers.items()
+        },
+        "claims": [
+            {
+                "model": row["model"],
+                "claim": row["claim"].name,
+                "statistic": row["claim"].statistic,
+                "expected": row["claim"].expected,
+                "paper": row["claim"].paper,
+                "reference_accuracy": row["decide"]["reference_accuracy"],
+                **row["difference"].to_dict(),
+                "p_holm": None if math.isnan(row["p_holm"]) else row["p_holm"],
+                "verdict": row["verdict"],
             }
-            for name, r in results.items()
+            for row in rows
+        ],
+        "robustness": {
+            name: {
+                f"{round(eps * 255)}/255": {k: v.to_dict() for k, v in entry.items()}
+                for eps, entry in per_eps.items()
+            }
+            for name, per_eps in robust.items()
         },
     }
-    (out / "results.json").write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    (out / "results.json").write_text(json.dumps(_plain(payload), indent=2, allow_nan=False) + "\n")
     return report
+
+
+def _plain(value: Any) -> Any:
+    """NaN -> None everywhere (strict JSON), recursively."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- main
 
 
+_PER_255 = re.compile(r"(\d+(?:\.\d+)?)/255")
+
+
+def _describe_default(value: Any) -> str:
+    if isinstance(value, float):
+        steps = value * 255
+        if 0 < value < 1 and steps >= 0.5 and abs(steps - round(steps)) < 1e-6:
+            return f"{round(steps)}/255"
+        return f"{value:.6g}"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_describe_default(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def settings_help() -> str:
+    """The --set names with their defaults and meaning (the --help epilog)."""
+    default = PRESETS["default"]
+    lines = ["settings (--set NAME=VALUE, JSON values, lists as [a, b], budgets also as 4/255):"]
+    for f in dataclasses.fields(Settings):
+        if f.name not in _FLAGS:
+            value = _describe_default(getattr(default, f.name))
+            lines.append(f"  {f.name} = {value}: {f.metadata['help']}")
+    source = (
+        "shapebias.data.CALIBRATED_AXES"
+        if hasattr(shapebias.data, "CALIBRATED_AXES")
+        else "the axis defaults, as shapebias.data.CALIBRATED_AXES is not defined"
+    )
+    lines.append(
+        "dataset settings (ShapeTextureDataset keywords from shapebias.data.SHAPE_TEXTURE_AXES;"
+        f" defaults from {source}):"
+    )
+    defaults = dataset_defaults()
+    for axis in SHAPE_TEXTURE_AXES:
+        lines.append(f"  {axis.name} = {_describe_default(defaults[axis.name])}: {axis.help}")
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__.split("\n\n")[0],
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run (about 30 s on 2 cores)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: tiny models, not a result"
+    )
     parser.add_argument("--dataset", default="shapetexture", choices=DATASETS)
     parser.add_argument("--data-root", type=Path, help="folder of a real data set")
-    parser.add_argument("--out", type=Path, default=Path("runs/reproduce"))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default runs/reproduce, --quick: runs/reproduce-quick)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="first training seed")
+    parser.add_argument("--seeds", type=int, help="number of training seeds (default 3; --quick 2)")
     parser.add_argument("--device", default="cpu", help="e.g. cpu, cuda, cuda:1")
     parser.add_argument(
         "--fresh",
@@ -553,39 +1210,147 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override one setting, e.g. --set standard_epochs=12",
+        help="override one setting (listed below), e.g. --set standard_epochs=12",
     )
     args = parser.parse_args(argv)
+    if args.seeds is not None and args.seeds < 1:
+        parser.error(
+            f"--seeds must be >= 1, got {args.seeds}: every comparison is paired by seed "
+            "(3 or more give a sign count worth reading)"
+        )
+    if args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}")
     if args.dataset != "shapetexture" and args.data_root is None:
         parser.error(f"--dataset {args.dataset} needs --data-root PATH (nothing is downloaded)")
     if args.data_root is not None and not args.data_root.exists():
         parser.error(f"--data-root {args.data_root} does not exist")
+    if args.out is None:
+        args.out = Path("runs/reproduce-quick" if args.quick else "runs/reproduce")
     return args
 
 
-def build_settings(args: argparse.Namespace) -> Settings:
+def _convert(name: str, text: str, default: Any) -> Any:
+    """A --set value parsed as JSON and checked against the type of its default."""
+    try:
+        value = json.loads(_PER_255.sub(lambda m: repr(float(m.group(1)) / 255), text))
+    except json.JSONDecodeError:
+        value = text
+    numbers = (int, float)
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, numbers) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, tuple):
+        ok = (
+            isinstance(value, list)
+            and bool(value)
+            and all(isinstance(v, numbers) and not isinstance(v, bool) for v in value)
+        )
+        value = tuple(float(v) for v in value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        kind = "a list of numbers" if isinstance(default, tuple) else f"a {type(default).__name__}"
+        raise SystemExit(
+            f"--set {name}={text}: {name} must be {kind} (default "
+            f"{_describe_default(default)}), got {text!r}. Nothing was trained."
+        )
+    return value
+
+
+def check_settings(settings: Settings) -> None:
+    """Ranges of the script's settings; a clear error before anything trains."""
+    problems = []
+    for f in dataclasses.fields(Settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, int) and f.name not in ("seed",) and value < 1:
+            problems.append(f"{f.name} must be >= 1, got {value}")
+    positive = ("lr", "finetune_lr", "eps_l2", "noise_level")
+    problems += [
+        f"{n} must be > 0, got {getattr(settings, n):g}"
+        for n in positive
+        if not getattr(settings, n) > 0
+    ]
+    for name in ("eps_fgsm", "fit_eps"):
+        if not 0 < getattr(settings, name) <= 1:
+            problems.append(f"{name} must lie in (0, 1] (pixel units, e.g. 4/255 = 0.0157)")
+    for name in ("eps_linf", "robust_eps"):
+        if not all(0 < e <= 1 for e in getattr(settings, name)):
+            problems.append(f"{name} must hold budgets in (0, 1] (pixel units)")
+    if settings.fit_eps not in settings.robust_eps:
+        problems.append(f"fit_eps ({settings.fit_eps:.6g}) must be one of robust_eps")
+    for name in ("confidence", "alpha"):
+        if not 0 < getattr(settings, name) < 1:
+            problems.append(f"{name} must lie in (0, 1), got {getattr(settings, name):g}")
+    if not 0 <= settings.floor < 0.5:
+        problems.append(f"floor must lie in [0, 0.5), got {settings.floor:g}")
+    if not -1 <= settings.min_robust_gain <= 1:
+        problems.append(f"min_robust_gain must lie in [-1, 1], got {settings.min_robust_gain:g}")
+    if settings.num_classes < 2:
+        problems.append(f"num_classes must be >= 2, got {settings.num_classes}")
+    if problems:
+        raise SystemExit("Refused settings (nothing was trained): " + "; ".join(problems) + ".")
+
+
+def check_dataset(settings: Settings, axes: dict[str, Any]) -> None:
+    """Let ShapeTextureDataset refuse impossible settings before anything trains."""
+    if settings.dataset != "shapetexture":
+        return
+    try:
+        ShapeTextureDataset(
+            "train", size=1, num_classes=settings.num_classes, image_size=settings.image_size,
+            seed=settings.seed, **axes,
+        )[0]  # fmt: skip
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"Refused dataset settings (nothing was trained): {error}") from None
+
+
+def build_settings(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
+    """Settings and dataset settings from the preset, the flags and every --set."""
     settings = PRESETS["quick" if args.quick else "default"]
     overrides: dict[str, Any] = {"dataset": args.dataset, "seed": args.seed}
-    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    if args.seeds is not None:
+        overrides["seeds"] = args.seeds
+    axes = dataset_defaults()
+    fields = {f.name for f in dataclasses.fields(Settings)} - _FLAGS
     for item in args.set:
-        name, _, value = item.partition("=")
-        if name not in fields:
-            raise SystemExit(f"--set {item}: unknown setting {name!r}; known: {sorted(fields)}")
-        overrides[name] = json.loads(value)
-        if isinstance(overrides[name], list):
-            overrides[name] = tuple(overrides[name])
-    return dataclasses.replace(settings, **overrides)
+        name, equals, text = item.partition("=")
+        if not equals:
+            raise SystemExit(f"--set {item}: expected NAME=VALUE, e.g. --set standard_epochs=12.")
+        if name in fields:
+            overrides[name] = _convert(name, text, getattr(settings, name))
+        elif name in axes:
+            overrides_axis = _convert(name, text, axes[name])
+            axes[name] = overrides_axis
+        else:
+            hint = f" (use --{name})" if name in _FLAGS else ""
+            raise SystemExit(
+                f"--set {item}: unknown setting {name!r}{hint}; known settings: "
+                f"{', '.join(sorted(fields))}; dataset settings: {', '.join(axes)}. "
+                "See --help for defaults and meanings."
+            )
+    settings = dataclasses.replace(settings, **overrides)
+    check_settings(settings)
+    check_dataset(settings, axes)
+    return settings, axes
 
 
-def prepare_output(out: Path, settings: Settings, fresh: bool) -> None:
+def prepare_output(out: Path, config: dict[str, Any], fresh: bool) -> None:
     """Refuse to mix results of two configurations in one folder (or, with --fresh, wipe)."""
-    config = out / "config.json"
-    wanted = json.loads(json.dumps(dataclasses.asdict(settings)))
-    if config.exists():
-        found = json.loads(config.read_text())
+    path = out / "config.json"
+    wanted = json.loads(json.dumps(config))
+    if path.exists():
+        found = json.loads(path.read_text())
         if found != wanted:
+            flat_wanted = {**wanted["settings"], **wanted["dataset_axes"]}
+            flat_found = {**found.get("settings", {}), **found.get("dataset_axes", {})}
             changed = sorted(
-                k for k in wanted.keys() | found.keys() if wanted.get(k) != found.get(k)
+                k
+                for k in flat_wanted.keys() | flat_found.keys()
+                if flat_wanted.get(k) != flat_found.get(k)
             )
             if not fresh:
                 raise SystemExit(
@@ -596,29 +1361,44 @@ def prepare_output(out: Path, settings: Settings, fresh: bool) -> None:
             log.warning("--fresh: deleting the results in %s (differs in: %s)", out, changed)
             shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    config.write_text(json.dumps(wanted, indent=2) + "\n")
+    path.write_text(json.dumps(wanted, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("shapebias.training").setLevel(logging.WARNING)  # EpochLog names the model
     args = parse_args(argv)
-    settings = build_settings(args)
-    prepare_output(args.out, settings, args.fresh)
+    settings, axes = build_settings(args)
+    prepare_output(
+        args.out, {"settings": dataclasses.asdict(settings), "dataset_axes": axes}, args.fresh
+    )
     device = torch.device(args.device)
     began = time.perf_counter()
-    data = load_data(settings, args.data_root)
-    trained = train_all(settings, data, args.out, device)
-    if device.type != "cpu":
-        data = {
-            k: tuple(t.to(device) for t in v) if isinstance(v, tuple) else v
-            for k, v in data.items()
-        }
-    results = {
-        name: evaluate(name, model, meta, data, settings) for name, (model, meta) in trained.items()
+    data = load_data(settings, axes, args.data_root)
+    data = {
+        k: tuple(t.to(device) for t in v) if isinstance(v, tuple) else v for k, v in data.items()
     }
-    saliency_figures({n: m for n, (m, _) in trained.items()}, data, settings, args.out)
-    relative_accuracy_figure(results, args.out / "relative_accuracy.png")
-    report = write_results(results, settings, args.out, time.perf_counter() - began)
+    total = num_models(settings, data)
+    # Log lines go through tqdm.write, so they never break the bar's line.
+    with logging_redirect_tqdm(), tqdm(total=2 * total, unit="model", file=sys.stderr) as bar:
+        run = RunContext(settings, data, args.out, device, bar, total)
+        models = train_all(run)
+        run.done = 0
+        results = evaluate_all(models, run)
+    robust = robustness(results, settings)
+    rows = claim_rows(results, robust, settings, data)
+    saliency_figure(models, data, settings, args.out / "saliency.png")
+    differences_figure(rows, args.out / "paired_differences.png")
+    context = {
+        "settings": settings,
+        "axes": axes,
+        "calibrated": hasattr(shapebias.data, "CALIBRATED_AXES"),
+        "quick": args.quick,
+        "num_classes": data["num_classes"],
+        "seconds": time.perf_counter() - began,
+        "metas": run.metas,
+    }
+    report = write_results(results, rows, robust, context, args.out)
     print(report)
     return 0
 

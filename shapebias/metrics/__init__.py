@@ -1,4 +1,5 @@
-"""Metrics: accuracy on distorted test sets, shape bias, error consistency, saliency metrics."""
+"""Metrics: accuracy on distorted test sets, shape bias, error consistency, saliency metrics,
+and seed-paired statistics for comparing model sets (paired difference, Holm, verdicts)."""
 
 from shapebias.metrics._bootstrap import Estimate
 from shapebias.metrics._class_map import IMAGENET_16_CLASS_MAP, aggregate_probabilities
@@ -8,6 +9,19 @@ from shapebias.metrics._distortion_accuracy import (
     distortion_accuracy,
 )
 from shapebias.metrics._error_consistency import ErrorConsistency, error_consistency
+from shapebias.metrics._paired import (
+    AT_DID_NOT_FIT,
+    CANNOT_DISCRIMINATE,
+    HOLDS,
+    NO_DIFFERENCE,
+    REVERSED,
+    VERDICTS,
+    Holm,
+    PairedDifference,
+    holm,
+    paired_difference,
+    verdict,
+)
 from shapebias.metrics._saliency_metrics import (
     concentration,
     edge_alignment,
@@ -18,10 +32,18 @@ from shapebias.metrics._shape_bias import ShapeBias, shape_bias, shape_bias_tabl
 from shapebias.metrics._tables import format_estimate
 
 __all__ = [
+    "AT_DID_NOT_FIT",
+    "CANNOT_DISCRIMINATE",
+    "HOLDS",
     "IMAGENET_16_CLASS_MAP",
+    "NO_DIFFERENCE",
+    "REVERSED",
+    "VERDICTS",
     "DistortionAccuracy",
     "ErrorConsistency",
     "Estimate",
+    "Holm",
+    "PairedDifference",
     "ShapeBias",
     "accuracy_table",
     "aggregate_probabilities",
@@ -30,8 +52,11 @@ __all__ = [
     "edge_alignment",
     "error_consistency",
     "format_estimate",
+    "holm",
     "image_edges",
+    "paired_difference",
     "saliency_similarity",
     "shape_bias",
     "shape_bias_table",
+    "verdict",
 ]
