@@ -41,7 +41,7 @@ sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    "ignore_pattern": r"reproduce_paper\.py",
+    "ignore_pattern": r"(reproduce_paper|cue_robustness_map|calibrate_dataset|_cue_experiment)\.py",
     "download_all_examples": False,
     "remove_config_comments": True,
     "matplotlib_animations": False,

@@ -1147,14 +1147,15 @@ def _plain(value: Any) -> Any:
 _PER_255 = re.compile(r"(\d+(?:\.\d+)?)/255")
 
 
-def _describe_default(value: Any) -> str:
+def _describe_default(value: Any, *, budget: bool = False) -> str:
+    """A default as the user would type it; budgets (``eps`` names) as ``k/255``."""
     if isinstance(value, float):
         steps = value * 255
-        if 0 < value < 1 and steps >= 0.5 and abs(steps - round(steps)) < 1e-6:
+        if budget and 0 < value < 1 and steps >= 0.5 and abs(steps - round(steps)) < 1e-6:
             return f"{round(steps)}/255"
         return f"{value:.6g}"
     if isinstance(value, tuple):
-        return "[" + ", ".join(_describe_default(v) for v in value) + "]"
+        return "[" + ", ".join(_describe_default(v, budget=budget) for v in value) + "]"
     return json.dumps(value)
 
 
@@ -1164,7 +1165,7 @@ def settings_help() -> str:
     lines = ["settings (--set NAME=VALUE, JSON values, lists as [a, b], budgets also as 4/255):"]
     for f in dataclasses.fields(Settings):
         if f.name not in _FLAGS:
-            value = _describe_default(getattr(default, f.name))
+            value = _describe_default(getattr(default, f.name), budget="eps" in f.name)
             lines.append(f"  {f.name} = {value}: {f.metadata['help']}")
     source = (
         "shapebias.data.CALIBRATED_AXES"

@@ -17,9 +17,11 @@ import torch
 from torch import nn
 
 __all__ = [
+    "check_bool",
     "check_callable",
     "check_choice",
     "check_eps",
+    "check_finite_gradient",
     "check_generator",
     "check_images",
     "check_int",
@@ -27,8 +29,18 @@ __all__ = [
     "check_logits",
     "check_model",
     "check_module",
+    "check_perturbation",
     "check_real",
 ]
+
+
+def _all_finite(tensor: torch.Tensor) -> bool:
+    """No NaN and no inf in a non-empty tensor: one min/max pass, no ``(N, C, H, W)`` mask.
+
+    (``min`` and ``max`` propagate NaN; an inf is the minimum or the maximum.)
+    """
+    lo, hi = torch.stack(list(torch.aminmax(tensor.detach()))).tolist()
+    return math.isfinite(lo) and math.isfinite(hi)
 
 
 def _describe(value: Any) -> str:
@@ -75,6 +87,28 @@ def check_images(images: Any, name: str = "images") -> None:
         )
 
 
+def check_perturbation(delta: Any, name: str = "delta") -> None:
+    """Check a batch of perturbations: a finite floating tensor ``(N, C, H, W)``.
+
+    Raises:
+        TypeError: ``delta`` is not a floating-point tensor.
+        ValueError: wrong number of dimensions, empty, or NaN/inf.
+    """
+    if not isinstance(delta, torch.Tensor) or not delta.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating tensor (N, C, H, W) of perturbations, "
+            f"got {_describe(delta)}."
+        )
+    if delta.ndim != 4 or delta.numel() == 0:
+        hint = f" Add a batch dimension with {name}.unsqueeze(0)." if delta.ndim == 3 else ""
+        raise ValueError(
+            f"{name} must have shape (N, C, H, W), one perturbation per image, "
+            f"got {tuple(delta.shape)}.{hint}"
+        )
+    if not _all_finite(delta):
+        raise ValueError(f"{name} contains NaN or inf; every entry must be a finite number.")
+
+
 def check_labels(labels: Any, images: torch.Tensor, name: str = "labels") -> None:
     """Check class labels: an int64 tensor ``(N,)`` of non-negative indices matching ``images``.
 
@@ -114,6 +148,11 @@ def check_logits(
         batch_size: the number of images that went in.
         labels: optional class indices to check against ``K``.
         name: the parameter name to use for ``labels`` in messages.
+
+    Raises:
+        TypeError: ``logits`` is not a tensor.
+        ValueError: wrong shape or dtype, NaN or inf anywhere, rows that look like
+            probabilities, or labels at or above the number of classes.
     """
     if not isinstance(logits, torch.Tensor):
         raise TypeError(
@@ -126,19 +165,48 @@ def check_logits(
             f"got {_describe(logits)}."
         )
     num_classes = logits.shape[1]
-    checks = [logits.detach().min(), (logits.detach().sum(1) - 1).abs().max()]
+    lowest, highest = torch.aminmax(logits.detach())
+    checks = [lowest, (logits.detach().sum(1) - 1).abs().max(), highest]
     if labels is not None:
         checks.append(labels.max().to(logits.dtype))
     stats = torch.stack([c.to(logits.dtype) for c in checks]).tolist()
+    if not (math.isfinite(stats[0]) and math.isfinite(stats[2])):
+        raise ValueError(
+            "model must return finite logits, but returned logits containing NaN or inf "
+            f"(range [{stats[0]:g}, {stats[2]:g}]): no loss, attack or saliency map of them "
+            "means anything. The model has diverged or its input is broken: check its "
+            "weights (torch.isfinite(p).all() for p in model.parameters()) and numerics "
+            "(float16 overflow, log of 0); in training, lower the learning rate or restart "
+            "from an earlier checkpoint."
+        )
     if num_classes > 1 and stats[0] >= 0 and stats[1] < 1e-4:
         raise ValueError(
             "model must return logits, but its outputs are non-negative and each row sums to 1: "
             "these look like probabilities. Remove the final softmax."
         )
-    if labels is not None and stats[2] >= num_classes:
+    if labels is not None and stats[3] >= num_classes:
         raise ValueError(
             f"{name} must be class indices below the model's {num_classes} outputs, "
-            f"got {int(stats[2])}."
+            f"got {int(stats[3])}."
+        )
+
+
+def check_finite_gradient(result: torch.Tensor, name: str) -> None:
+    """Check, once per call, that what a gradient produced (a map, an attack) is finite.
+
+    The logits are checked on the first model call (:func:`check_logits`); this catches
+    a model whose logits are finite there but whose input gradient is NaN or inf
+    somewhere (on perturbed inputs, or through a non-differentiable point).
+
+    Raises:
+        ValueError: ``result`` holds NaN or inf.
+    """
+    if not _all_finite(result):
+        raise ValueError(
+            f"{name}: the model's input gradient is NaN or inf on some inputs, although its "
+            "first logits were finite, so the result would hold NaN (and a NaN attack would "
+            "count as robust). Check the model's numerics on perturbed inputs (float16 "
+            "overflow, log of 0, sqrt at 0, a division by a small norm)."
         )
 
 
@@ -187,23 +255,42 @@ def check_real(
 ) -> float:
     """Check a real number within optional bounds and return it as ``float``.
 
-    NaN is always refused; with ``finite`` so are ``inf`` and ``-inf``.
+    NaN is always refused; ``inf`` too with ``finite`` (a noise level, step or budget).
+
+    Raises:
+        TypeError: ``value`` is not a real number (``bool`` included).
+        ValueError: NaN, outside the bounds, or (``finite``) infinite.
     """
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {_describe(value)}.")
     number = float(value)
-    if finite and math.isinf(number):
+    if math.isnan(number) or (finite and math.isinf(number)):
         raise ValueError(f"{name} must be a finite number, got {number:g}.")
     too_low = low is not None and (number < low if low_inclusive else number <= low)
     too_high = high is not None and number > high
-    if math.isnan(number) or too_low or too_high:
+    if too_low or too_high:
         bounds = []
         if low is not None:
             bounds.append(f"{'>=' if low_inclusive else '>'} {low:g}")
         if high is not None:
             bounds.append(f"<= {high:g}")
-        raise ValueError(f"{name} must be {' and '.join(bounds) or 'a number'}, got {number:g}.")
+        raise ValueError(f"{name} must be {' and '.join(bounds)}, got {number:g}.")
     return number
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Check a flag: only ``True`` or ``False``, never a string or a number.
+
+    ``bool("False")`` is ``True``, so a flag given as a string would silently mean the
+    opposite; numbers and NumPy booleans are refused too, so no flag is ever guessed.
+
+    Raises:
+        TypeError: ``value`` is not a Python ``bool``.
+    """
+    if not isinstance(value, bool):
+        hint = f" Use {name}={value.strip().lower() == 'true'}." if isinstance(value, str) else ""
+        raise TypeError(f"{name} must be True or False, got {_describe(value)}.{hint}")
+    return value
 
 
 def check_int(value: Any, name: str, *, low: int | None = None) -> int:
@@ -230,8 +317,14 @@ def check_eps(
 
     ``eps`` is a non-negative float or a per-sample ``(N,)`` tensor, in ``[0, 1]``
     pixel units (``8/255``, not ``8``). With ``pixel_bound`` (per-pixel budgets such as
-    L-inf) a float above 1 is refused as a likely ``8`` meant as ``8/255``; L2 budgets
-    are norms over all pixels and may exceed 1.
+    L-inf) a budget above 1, float or tensor entry, is refused as a likely ``8`` meant
+    as ``8/255``; L2 budgets are norms over all pixels and may exceed 1. NaN and inf are
+    refused everywhere.
+
+    Raises:
+        TypeError: a float budget that is not a real number.
+        ValueError: wrong tensor shape, dtype or device, a negative, NaN or infinite
+            budget, or (``pixel_bound``) one above 1.
     """
     n = images.shape[0]
     if isinstance(eps, torch.Tensor):
@@ -242,16 +335,25 @@ def check_eps(
             )
         if eps.device != images.device:
             raise ValueError(f"{name} is on {eps.device} but images are on {images.device}.")
-        lo = float(eps.min())
-        if not lo >= 0:
+        lo, hi = torch.stack(list(torch.aminmax(eps.detach()))).tolist()
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            shown = "nan" if math.isnan(lo) or math.isnan(hi) else "inf"
+            raise ValueError(f"{name} must be finite for every sample, got {shown}.")
+        if lo < 0:
             raise ValueError(f"{name} must be >= 0 for every sample, got {lo:g}.")
+        _check_pixel_units(hi, name, pixel_bound, "its largest entry is ")
         return eps.detach().to(images.dtype).view(n, 1, 1, 1)
-    value = check_real(eps, name, low=0.0)
+    value = check_real(eps, name, low=0.0, finite=True)
+    _check_pixel_units(value, name, pixel_bound, "got ")
+    return torch.full((n, 1, 1, 1), value, dtype=images.dtype, device=images.device)
+
+
+def _check_pixel_units(value: float, name: str, pixel_bound: bool, came: str) -> None:
+    """With ``pixel_bound``, refuse a budget above 1: likely an ``8`` meant as ``8/255``."""
     if pixel_bound and value > 1.0:
         raise ValueError(
-            f"{name} is in [0, 1] pixel units, got {value:g}. Did you mean {value:g}/255?"
+            f"{name} is in [0, 1] pixel units, {came}{value:g}. Did you mean {value:g}/255?"
         )
-    return torch.full((n, 1, 1, 1), value, dtype=images.dtype, device=images.device)
 
 
 def check_generator(generator: Any, images: torch.Tensor) -> None:

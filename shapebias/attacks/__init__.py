@@ -1,18 +1,35 @@
-"""Adversarial attacks (FGSM, PGD in L-inf and L2), threat-model projections, robust accuracy."""
+"""Adversarial attacks (FGSM, PGD, APGD, Square), the AutoAttack-style ensemble, robust accuracy."""
 
+from shapebias.attacks._apgd import APGD, apgd, apgd_checkpoints
+from shapebias.attacks._dlr import dlr_loss, targeted_dlr_loss
+from shapebias.attacks._ensemble import auto_attack, auto_attack_suite, robustness_curve
 from shapebias.attacks._fgsm import FGSM, fgsm
+from shapebias.attacks._masking import GradientMaskingWarning
 from shapebias.attacks._pgd import PGD, pgd
-from shapebias.attacks._robust_accuracy import RobustAccuracy, iterate_batches, robust_accuracy
+from shapebias.attacks._robust_accuracy import RobustAccuracy, attack_name, robust_accuracy
+from shapebias.attacks._square import Square, square, square_size
 from shapebias.attacks._threat import project_l2, project_linf
 
 __all__ = [
+    "APGD",
     "FGSM",
     "PGD",
+    "GradientMaskingWarning",
     "RobustAccuracy",
+    "Square",
+    "apgd",
+    "apgd_checkpoints",
+    "attack_name",
+    "auto_attack",
+    "auto_attack_suite",
+    "dlr_loss",
     "fgsm",
-    "iterate_batches",
     "pgd",
     "project_l2",
     "project_linf",
     "robust_accuracy",
+    "robustness_curve",
+    "square",
+    "square_size",
+    "targeted_dlr_loss",
 ]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 import torch
+from tqdm.auto import tqdm
 
 from shapebias._config import config_kwargs
 from shapebias._validation import (
+    check_bool,
     check_choice,
     check_eps,
+    check_finite_gradient,
     check_generator,
     check_images,
     check_int,
@@ -40,6 +43,7 @@ class _Plan:
     loss: str
     early_stop: bool
     generator: torch.Generator | None
+    progress: bool = False
 
 
 class _Outcome(NamedTuple):
@@ -63,6 +67,7 @@ def plan_attack(
     loss: Any,
     early_stop: Any,
     generator: Any,
+    progress: Any = False,
 ) -> _Plan:
     check_model(model)
     check_images(images)
@@ -73,6 +78,14 @@ def plan_attack(
     check_int(restarts, "restarts", low=1)
     check_choice(loss, "loss", LOSSES)
     check_generator(generator, images)
+    flags = {
+        "random_start": random_start,
+        "targeted": targeted,
+        "early_stop": early_stop,
+        "progress": progress,
+    }
+    for name, flag in flags.items():
+        check_bool(flag, name)
     if step_size is None:
         step_t = eps_t * (2.5 / max(steps, 1))
     else:
@@ -82,12 +95,10 @@ def plan_attack(
         step_size=step_t,
         steps=steps,
         norm=norm,
-        random_start=bool(random_start),
         restarts=restarts,
-        targeted=bool(targeted),
         loss=loss,
-        early_stop=bool(early_stop),
         generator=generator,
+        **flags,
     )
 
 
@@ -124,7 +135,7 @@ def _one_run(
     if active is not None:
         where = where[active]
         x, clean, target, eps, step_size = (t[active] for t in (x, clean, target, eps, step_size))
-    for step in range(plan.steps + 1):
+    for step in _steps(plan.steps + 1, plan.progress):
         if where.numel() == 0:
             break
         last = step == plan.steps
@@ -135,6 +146,8 @@ def _one_run(
                 check_logits(logits, x.shape[0], target)
             objective = attack_objective(logits, target, plan.loss, plan.targeted)
             grad = None if last else torch.autograd.grad(objective.sum(), x)[0]
+        if check_output and step == 0 and grad is not None:
+            check_finite_gradient(grad, "attack")
         x = x.detach()
         success = attack_succeeded(logits.detach(), target, plan.targeted)
         done = torch.ones_like(success) if last else success
@@ -153,6 +166,11 @@ def _one_run(
             )
         x = _step(x, grad, clean, eps, step_size, plan.norm)
     return _Outcome(adversarial, fooled, objective_out)
+
+
+def _steps(count: int, progress: bool) -> Iterable[int]:
+    """``range(count)``, with a progress bar (closed when the run ends) if asked for."""
+    return tqdm(range(count), desc="pgd steps", disable=not progress, leave=False)
 
 
 def _step(
@@ -178,6 +196,8 @@ def ascend(
     step_size: torch.Tensor,
     steps: int,
     norm: str,
+    check_gradient: bool = False,
+    progress: bool = False,
 ) -> torch.Tensor:
     """The plain projected-ascent loop: the forward, the input gradient and the step.
 
@@ -195,15 +215,20 @@ def ascend(
         step_size: step lengths ``(N, 1, 1, 1)``.
         steps: number of steps.
         norm: ``"linf"`` or ``"l2"``.
+        check_gradient: check that the first step's input gradient is finite
+            (``sign(NaN)`` is 0: a NaN gradient would be a silent no-op step).
+        progress: show a progress bar over the steps.
 
     Returns:
         The detached last iterate (``start`` itself when ``steps == 0``).
     """
     x = start.detach()
-    for step in range(steps):
+    for step in _steps(steps, progress):
         with torch.enable_grad():
             x.requires_grad_(True)
             (grad,) = torch.autograd.grad(objective(model(x), step).sum(), x)
+        if check_gradient and step == 0:
+            check_finite_gradient(grad, "attack")
         x = _step(x.detach(), grad, clean, eps, step_size, norm)
     return x
 
@@ -232,6 +257,8 @@ def _ascend(
         step_size=plan.step_size,
         steps=plan.steps,
         norm=plan.norm,
+        check_gradient=check_output,
+        progress=plan.progress,
     )
     if check_output and plan.steps == 0:
         check_logits(model(x), x.shape[0], labels)
@@ -280,6 +307,7 @@ def run_attack(
             model, images, labels, plan, active=todo, check_output=False, evaluate_end=True
         )
         best = _better(best, outcome)
+    check_finite_gradient(best.adversarial, "attack")
     return best
 
 
@@ -298,6 +326,7 @@ def pgd(
     loss: str = "ce",
     early_stop: bool = False,
     generator: torch.Generator | None = None,
+    progress: bool = False,
 ) -> torch.Tensor:
     """Projected gradient descent (Madry et al., 2018) in the L-inf or L2 ball.
 
@@ -324,6 +353,8 @@ def pgd(
         early_stop: stop attacking a sample at the first iterate that fools the model
             and return that iterate (what robust accuracy needs; never a weaker attack).
         generator: source of the random start; same state, same output.
+        progress: show a progress bar over the steps of each restart (memory does not
+            grow with ``steps`` or ``restarts``; time does, linearly).
 
     Returns:
         Detached adversarial images, same shape, dtype and device as ``images``, within
@@ -331,9 +362,12 @@ def pgd(
 
     Raises:
         TypeError: non-tensor or integer images, labels not int64, non-callable model,
-            a model returning a non-tensor.
-        ValueError: bad shapes or ranges, negative ``eps``/``steps``, unknown ``norm`` or
-            ``loss``, labels outside the model's classes.
+            a model returning a non-tensor,
+            ``random_start``, ``targeted``, ``early_stop`` or ``progress`` not a ``bool``.
+        ValueError: bad shapes or ranges, negative, NaN or infinite ``eps``/``step_size``
+            (above 1 in L-inf: ``8`` for ``8/255``), negative ``steps``, unknown ``norm``
+            or ``loss``, labels outside the model's classes, a model returning NaN/inf
+            logits or input gradients (checked on the first step, and the result once).
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.
@@ -366,6 +400,7 @@ def pgd(
         loss=loss,
         early_stop=early_stop,
         generator=generator,
+        progress=progress,
     )
     warn_if_train_mode(model, "pgd")
     return run_attack(model, images, labels, plan).adversarial
@@ -396,6 +431,7 @@ class PGD:
     loss: str = "ce"
     early_stop: bool = False
     generator: torch.Generator | None = None
+    progress: bool = False
 
     def __call__(self, model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return pgd(model, images, labels, **config_kwargs(self))

@@ -1,25 +1,28 @@
-"""Clean and robust accuracy over a dataset, attacking only what is still classified right."""
+"""Clean and robust accuracy over a dataset under one attack or a sequence of them.
+
+Only samples still classified right are attacked: by the first attack those right on
+clean images, by each later one those every earlier attack left standing.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from shapebias._validation import (
-    check_callable,
-    check_images,
-    check_int,
-    check_labels,
-    check_logits,
-)
-from shapebias.attacks._pgd import run_attack
+from shapebias._batches import batch_count, iterate_batches
+from shapebias._config import config_kwargs
+from shapebias._validation import check_callable, check_int, check_logits, check_model
+from shapebias.attacks._apgd import APGD, apgd_fooled
+from shapebias.attacks._fgsm import FGSM
+from shapebias.attacks._masking import warn_if_black_box_stronger
+from shapebias.attacks._pgd import PGD, run_attack
+from shapebias.attacks._square import Square, square_fooled
 from shapebias.models import warn_if_train_mode
 
-__all__ = ["RobustAccuracy", "iterate_batches", "robust_accuracy"]
+__all__ = ["RobustAccuracy", "attack_name", "robust_accuracy"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,10 +31,17 @@ class RobustAccuracy:
 
     Attributes:
         clean: share of samples classified correctly.
-        robust: share classified correctly *and* not fooled by the attack.
+        robust: share classified correctly *and* not broken by any attack.
         total: number of samples.
         clean_correct: number classified correctly.
-        robust_correct: number that survived the attack.
+        robust_correct: number that survived every attack.
+        attacks: the attacks' names, in the order they ran (:func:`attack_name`).
+        robust_after: robust accuracy after each attack, cumulative (the last equals
+            ``robust``); non-increasing.
+        broken_by: ``(total,)`` int64 on the CPU, in data order: the index (into ``attacks``) of the
+            attack that first broke each sample, ``-1`` where none did (robust samples
+            and those wrong on clean images).
+        correct: ``(total,)`` bool on the CPU, in data order: classified correctly on clean images.
     """
 
     clean: float
@@ -39,92 +49,75 @@ class RobustAccuracy:
     total: int
     clean_correct: int
     robust_correct: int
+    attacks: tuple[str, ...] = ()
+    robust_after: tuple[float, ...] = ()
+    broken_by: torch.Tensor | None = dataclasses.field(default=None, compare=False, repr=False)
+    correct: torch.Tensor | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
-def iterate_batches(
-    data: Any, batch_size: int, *, label_names: tuple[str, ...] = ("labels",)
-) -> Iterator[tuple[torch.Tensor, ...]]:
-    """Yield checked ``(images, *labels)`` batches from tensors or from any iterable of batches.
-
-    ``data`` is either a tuple ``(images, labels, ...)`` of tensors, checked once and cut
-    into ``batch_size`` chunks, or an iterable (a :class:`~torch.utils.data.DataLoader`)
-    of such tuples, each checked as it comes. Extra entries of a batch beyond
-    ``1 + len(label_names)`` are ignored.
-
-    Args:
-        data: tensors or an iterable of batches.
-        batch_size: chunk size for tensor input.
-        label_names: names of the label tensors after the images, used in error messages
-            (``("shape_labels", "texture_labels")`` for cue-conflict data).
+def attack_name(attack: Any) -> str:
+    """A short name for reports: ``"APGD-CE"``, ``"APGD-T"``, ``"Square"``, ``"PGD"``, ...
 
     Example:
-        >>> import torch
-        >>> data = (torch.rand(5, 3, 4, 4), torch.zeros(5, dtype=torch.long))
-        >>> [images.shape[0] for images, labels in iterate_batches(data, 2)]
-        [2, 2, 1]
+        >>> from shapebias.attacks import APGD, attack_name
+        >>> attack_name(APGD(eps=0.03, loss="dlr", targeted=True))
+        'APGD-T'
     """
-    width = 1 + len(label_names)
-    layout = "(" + ", ".join(("images", *label_names)) + ")"
-    if _is_tensor_tuple(data):
-        if len(data) != width:
-            raise ValueError(f"data must be {layout}, got a tuple of {len(data)} tensors.")
-        batch = _checked(data, label_names)
-        for start in range(0, batch[0].shape[0], batch_size):
-            yield tuple(t[start : start + batch_size] for t in batch)
-        return
-    if not isinstance(data, Iterable):
-        raise TypeError(
-            f"data must be a DataLoader (or any iterable) of {layout} batches or a tuple "
-            f"{layout} of tensors, got {type(data).__name__}."
-        )
-    for batch in data:
-        if not isinstance(batch, (tuple, list)) or len(batch) < width:
-            raise TypeError(
-                f"data must yield {layout} tuples, got a batch of type {type(batch).__name__}"
-                + (f" with {len(batch)} entries." if isinstance(batch, (tuple, list)) else ".")
-            )
-        yield _checked(batch[:width], label_names)
+    if isinstance(attack, APGD):
+        return "APGD-T" if attack.targeted else f"APGD-{attack.loss.upper()}"
+    if isinstance(attack, (PGD, FGSM, Square)):
+        return type(attack).__name__
+    return str(getattr(attack, "__name__", type(attack).__name__))
 
 
-def _is_tensor_tuple(data: Any) -> bool:
-    """Whether ``data`` is a tuple of tensors ``(images, labels, ...)`` rather than batches."""
-    return isinstance(data, (tuple, list)) and bool(data) and isinstance(data[0], torch.Tensor)
+def is_gradient_free(attack: Any) -> bool:
+    """Whether ``attack`` is one of the library's score-based (black-box) attacks."""
+    return isinstance(attack, Square)
 
 
-def _checked(batch: Any, label_names: tuple[str, ...]) -> tuple[torch.Tensor, ...]:
-    images, *labels = batch
-    check_images(images)
-    for name, label in zip(label_names, labels, strict=True):
-        check_labels(label, images, name)
-    return (images, *labels)
-
-
-def _survivors(
-    model: Any, attack: Any, images: torch.Tensor, labels: torch.Tensor, correct: torch.Tensor
+def _fooled(
+    model: Any, attack: Any, images: torch.Tensor, labels: torch.Tensor, active: torch.Tensor
 ) -> torch.Tensor:
-    """Boolean ``(N,)``: correct on clean and still correct under the attack."""
-    if hasattr(attack, "plan"):
+    """Boolean ``(N,)``: the ``active`` samples ``attack`` breaks (others: False).
+
+    The library's attacks run on the active samples in place, each leaving the batch
+    at its first misclassifying iterate; any other callable gets the active samples.
+    """
+    if isinstance(attack, (PGD, FGSM)):
         plan = dataclasses.replace(attack.plan(model, images, labels), early_stop=True)
         if plan.targeted:
             raise ValueError(
                 "attack must be untargeted for robust_accuracy (labels are the true classes), "
                 "got a targeted attack. Use targeted=False."
             )
-        fooled = run_attack(model, images, labels, plan, active=correct).fooled
+        fooled = run_attack(model, images, labels, plan, active=active).fooled
         if fooled is None:  # an active= mask makes run_attack evaluate the end points
             raise RuntimeError("robust_accuracy internal error: the attack left no outcome.")
-        return correct & ~fooled
-    survived = correct.clone()
-    if bool(correct.any()):
-        adversarial = attack(model, images[correct], labels[correct])
-        if not isinstance(adversarial, torch.Tensor) or adversarial.shape != images[correct].shape:
+        return fooled
+    if isinstance(attack, APGD):
+        return apgd_fooled(model, images, labels, active, **config_kwargs(attack))
+    if isinstance(attack, Square):
+        return square_fooled(model, images, labels, active, **config_kwargs(attack))
+    fooled = torch.zeros_like(active)
+    if bool(active.any()):
+        adversarial = attack(model, images[active], labels[active])
+        if not isinstance(adversarial, torch.Tensor) or adversarial.shape != images[active].shape:
             raise ValueError(
                 "attack must return adversarial images shaped like its input, got "
                 f"{getattr(adversarial, 'shape', type(adversarial).__name__)}."
             )
         with torch.no_grad():
-            survived[correct] = model(adversarial).argmax(1) == labels[correct]
-    return survived
+            fooled[active] = model(adversarial).argmax(1) != labels[active]
+    return fooled
+
+
+def _check_attacks(attack: Any) -> tuple[Any, ...]:
+    attacks = tuple(attack) if isinstance(attack, (list, tuple)) else (attack,)
+    if not attacks:
+        raise ValueError("attack must be an attack or a non-empty sequence of them, got [].")
+    for index, one in enumerate(attacks):
+        check_callable(one, "attack" if len(attacks) == 1 else f"attack[{index}]")
+    return attacks
 
 
 def robust_accuracy(
@@ -135,27 +128,44 @@ def robust_accuracy(
     batch_size: int = 256,
     progress: bool = True,
 ) -> RobustAccuracy:
-    """Clean and robust accuracy of ``model`` on ``data`` under ``attack``.
+    """Clean and robust accuracy of ``model`` on ``data`` under ``attack`` (or several).
 
-    Only samples the model classifies correctly are attacked. With a shapebias attack
-    (:class:`~shapebias.attacks.PGD`, :class:`~shapebias.attacks.FGSM`) a sample also
-    leaves the batch at the first iterate that fools the model, so on a non-robust model
-    most of the work is skipped; the count equals attacking every sample with
-    ``early_stop=True`` (a sample is robust only if no iterate fooled the model). Any
-    other callable ``attack(model, images, labels)`` is run on the correct samples.
+    Only samples the model classifies correctly are attacked. Given a sequence of
+    attacks, each attacks only the samples all earlier ones left standing (early exit
+    across attacks); a sample is robust if no attack broke it, exactly as if every
+    attack had been run on every sample. With the library's attacks
+    (:class:`~shapebias.attacks.PGD`, :class:`~shapebias.attacks.FGSM`,
+    :class:`~shapebias.attacks.APGD`, :class:`~shapebias.attacks.Square`) a sample
+    also leaves the batch at the first iterate that fools the model, so the count
+    equals attacking every sample with ``early_stop=True`` (robust only if no iterate
+    fooled the model). Any other callable ``attack(model, images, labels)`` is run on
+    the samples still standing.
+
+    If a gradient-free attack (:class:`~shapebias.attacks.Square`) breaks samples that
+    gradient attacks before it did not, a :class:`GradientMaskingWarning` says so.
 
     Args:
         model: callable ``images -> logits``, normally in eval mode.
-        data: a DataLoader (or iterable) of ``(images, labels)`` or a tensor pair.
-        attack: e.g. ``PGD(eps=8/255)``; must be untargeted.
-        batch_size: chunk size when ``data`` is a tensor pair.
+        data: a DataLoader (or iterable) of ``(images, labels)``, a
+            :class:`~torch.utils.data.Dataset` of ``(image, label)`` items (batched by
+            ``batch_size``) or a tensor pair ``(images, labels)``.
+        attack: e.g. ``PGD(eps=8/255)``, or a list/tuple of attacks run in order; all
+            untargeted (APGD-T counts, as it only needs a misclassification).
+        batch_size: batch size for a Dataset or a tensor pair.
         progress: show a tqdm progress bar.
 
     Returns:
-        A :class:`RobustAccuracy` with rates and counts over the whole dataset.
+        A :class:`RobustAccuracy` with rates and counts over the whole dataset, the
+        robust accuracy after each attack and which attack broke each sample.
 
     Raises:
-        ValueError: empty data, a targeted attack, or any input check of the attack.
+        TypeError: ``model`` or an attack is not callable; ``data`` is not one of the
+            accepted kinds.
+        ValueError: empty data, a targeted PGD/FGSM, or any input check of the attacks.
+
+    Warns:
+        GradientMaskingWarning: a black-box attack succeeded where white-box ones failed.
+        TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.
 
     Example:
         >>> import torch
@@ -167,13 +177,16 @@ def robust_accuracy(
         >>> 0.0 <= result.robust <= result.clean <= 1.0
         True
     """
+    check_model(model)
     check_int(batch_size, "batch_size", low=1)
-    check_callable(attack, "attack")
+    attacks = _check_attacks(attack)
     warn_if_train_mode(model, "robust_accuracy")
-    total = clean_correct = robust_correct = 0
+    total = clean_correct = 0
+    standing = [0] * len(attacks)
+    broken_parts, correct_parts = [], []
     batches = tqdm(
         iterate_batches(data, batch_size),
-        total=_length(data, batch_size),
+        total=batch_count(data, batch_size),
         desc="robust accuracy",
         disable=not progress,
         leave=False,
@@ -183,26 +196,31 @@ def robust_accuracy(
             logits = model(images)
         check_logits(logits, images.shape[0], labels)
         correct = logits.argmax(1) == labels
-        survived = _survivors(model, attack, images, labels, correct)
+        alive = correct.clone()
+        broken = torch.full_like(labels, -1)
+        for index, one in enumerate(attacks):
+            fooled = _fooled(model, one, images, labels, alive) & alive
+            broken[fooled] = index
+            alive &= ~fooled
+            standing[index] += int(alive.sum())
         total += images.shape[0]
         clean_correct += int(correct.sum())
-        robust_correct += int(survived.sum())
-        batches.set_postfix(clean=clean_correct / total, robust=robust_correct / total)
+        broken_parts.append(broken.cpu())
+        correct_parts.append(correct.cpu())
+        batches.set_postfix(clean=clean_correct / total, robust=standing[-1] / total)
     if total == 0:
         raise ValueError("data must hold at least one sample, got an empty dataset.")
+    names = tuple(attack_name(one) for one in attacks)
+    broken_by = torch.cat(broken_parts)
+    warn_if_black_box_stronger(names, [is_gradient_free(one) for one in attacks], broken_by)
     return RobustAccuracy(
         clean=clean_correct / total,
-        robust=robust_correct / total,
+        robust=standing[-1] / total,
         total=total,
         clean_correct=clean_correct,
-        robust_correct=robust_correct,
+        robust_correct=standing[-1],
+        attacks=names,
+        robust_after=tuple(count / total for count in standing),
+        broken_by=broken_by,
+        correct=torch.cat(correct_parts),
     )
-
-
-def _length(data: Any, batch_size: int) -> int | None:
-    if _is_tensor_tuple(data):
-        return -(-data[0].shape[0] // batch_size)
-    try:
-        return len(data)
-    except TypeError:
-        return None

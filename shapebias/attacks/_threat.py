@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from shapebias._validation import check_eps, check_perturbation
+
 __all__ = ["NORMS", "ascent_step", "project", "project_l2", "project_linf", "random_start"]
 
 NORMS = ("linf", "l2")
@@ -18,8 +20,31 @@ def _per_sample_l2(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
 
 
+def _clamp_linf(delta: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    return torch.maximum(torch.minimum(delta, eps), -eps)
+
+
+def _scale_l2(delta: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    return delta * (eps / _per_sample_l2(delta).clamp_min(_TINY)).clamp(max=1.0)
+
+
 def project_linf(delta: torch.Tensor, eps: torch.Tensor | float) -> torch.Tensor:
     """Project perturbations onto the L-inf ball: clamp every pixel to ``[-eps, eps]``.
+
+    Args:
+        delta: perturbations, one per image.
+        eps: budget in ``[0, 1]`` pixel units, a float or a per-sample ``(N,)`` tensor.
+
+    Returns:
+        The projected perturbations, same shape, dtype and device as ``delta``.
+
+    Shape:
+        ``delta`` ``(N, C, H, W)``; ``eps`` a float or ``(N,)``.
+
+    Raises:
+        TypeError: ``delta`` is not a floating tensor, ``eps`` not a number or tensor.
+        ValueError: ``delta`` not 4-D, empty or not finite; ``eps`` negative, NaN,
+            infinite, above 1 (``8`` for ``8/255``) or of the wrong shape or device.
 
     Example:
         >>> import torch
@@ -27,8 +52,8 @@ def project_linf(delta: torch.Tensor, eps: torch.Tensor | float) -> torch.Tensor
         >>> project_linf(torch.tensor([[[[0.5, -0.01]]]]), 0.25).flatten().tolist()
         [0.25, -0.009999999776482582]
     """
-    eps_t = torch.as_tensor(eps, dtype=delta.dtype, device=delta.device)
-    return torch.maximum(torch.minimum(delta, eps_t), -eps_t)
+    check_perturbation(delta)
+    return _clamp_linf(delta, check_eps(eps, delta))
 
 
 def project_l2(delta: torch.Tensor, eps: torch.Tensor | float) -> torch.Tensor:
@@ -37,20 +62,38 @@ def project_l2(delta: torch.Tensor, eps: torch.Tensor | float) -> torch.Tensor:
     Perturbations already inside the ball are returned unchanged (the paper's code
     rescaled every perturbation onto the sphere, which is not a projection).
 
+    Args:
+        delta: perturbations, one per image.
+        eps: radius of each image's ball (a norm over all its pixels, so it may exceed
+            1), a float or a per-sample ``(N,)`` tensor.
+
+    Returns:
+        The projected perturbations, same shape, dtype and device as ``delta``.
+
+    Shape:
+        ``delta`` ``(N, C, H, W)``; ``eps`` a float or ``(N,)``.
+
+    Raises:
+        TypeError: ``delta`` is not a floating tensor, ``eps`` not a number or tensor.
+        ValueError: ``delta`` not 4-D, empty or not finite; ``eps`` negative, NaN,
+            infinite or of the wrong shape or device.
+
     Example:
         >>> import torch
         >>> from shapebias.attacks import project_l2
         >>> project_l2(torch.tensor([[[[3.0, 4.0]]]]), 1.0).flatten().tolist()
         [0.6000000238418579, 0.800000011920929]
     """
-    eps_t = torch.as_tensor(eps, dtype=delta.dtype, device=delta.device)
-    scale = (eps_t / _per_sample_l2(delta).clamp_min(_TINY)).clamp(max=1.0)
-    return delta * scale
+    check_perturbation(delta)
+    return _scale_l2(delta, check_eps(eps, delta, pixel_bound=False))
 
 
-def project(delta: torch.Tensor, eps: torch.Tensor | float, norm: str) -> torch.Tensor:
-    """Project onto the ``norm`` ball of radius ``eps`` (``"linf"`` or ``"l2"``)."""
-    return project_linf(delta, eps) if norm == "linf" else project_l2(delta, eps)
+def project(delta: torch.Tensor, eps: torch.Tensor, norm: str) -> torch.Tensor:
+    """Project onto the ``norm`` ball (``"linf"`` or ``"l2"``); unchecked, for the attack loop.
+
+    ``eps`` is an already validated ``(N, 1, 1, 1)`` budget (:func:`check_eps`).
+    """
+    return _clamp_linf(delta, eps) if norm == "linf" else _scale_l2(delta, eps)
 
 
 def random_start(

@@ -12,6 +12,9 @@ Nothing here downloads anything. Constants:
   textures (see :class:`ShapeTextureDataset`).
 - ``SHAPE_TEXTURE_AXES``: one :class:`DatasetAxis` (name, default, help) per keyword of
   :class:`ShapeTextureDataset` that changes how its images look.
+- ``CALIBRATED_AXES``: the values of those keywords fixed for the paper's experiment
+  from standard models alone (see the calibration page of the docs); the dataset's own
+  defaults stay the original images.
 - ``IMAGE_EXTENSIONS``: the file endings :func:`image_folder` accepts by default.
 """
 
@@ -25,6 +28,7 @@ from shapebias.data._loaders import (
 )
 from shapebias.data._samples import SAMPLE_NAMES, sample_images
 from shapebias.data._shape_texture import (
+    CALIBRATED_AXES,
     DEFAULT_TEXTURE_CONTRAST,
     SHAPE_TEXTURE_AXES,
     SPLITS,
@@ -36,6 +40,7 @@ from shapebias.data._shapes import SHAPES
 from shapebias.data._textures import TEXTURES
 
 __all__ = [
+    "CALIBRATED_AXES",
     "DEFAULT_TEXTURE_CONTRAST",
     "IMAGE_EXTENSIONS",
     "SAMPLE_NAMES",

@@ -5,6 +5,13 @@ from the centre). A shape is a signed distance function ``sdf(points) -> distanc
 (negative inside); because placing a shape is a rigid motion plus a uniform scale, the
 distance in pixels is the distance in shape units times the radius in pixels, and the
 mask ``clip(0.5 - distance_px, 0, 1)`` is antialiased over one pixel.
+
+A shape can be *deformed* by a smooth radial warp: the point at angle ``theta`` (in the
+shape's frame) moves from the centre by the factor
+``g(theta) = 1 + sum_k a_k cos(k theta + phi_k)`` for ``k = 2, 3, 4``, with
+``sum_k |a_k|`` at most the deformation amplitude (see :func:`deformation_harmonics`).
+The warped shape is evaluated as ``g * sdf(p / g)``, which keeps the outline exact and
+the distance first-order correct near it.
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["SHAPES", "shape_mask"]
+__all__ = ["DEFORMATION_ORDERS", "SHAPES", "deformation_harmonics", "shape_mask"]
+
+DEFORMATION_ORDERS = (2, 3, 4)
+"""The angular frequencies of the boundary warp (1 would only move the centre)."""
 
 Sdf = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -118,6 +128,30 @@ SHAPES = tuple(_SDFS)
 """Shape names in class order: class ``k`` draws ``SHAPES[k]``."""
 
 
+def deformation_harmonics(amplitude: float, rng: np.random.Generator) -> tuple[float, ...]:
+    """Random warp coefficients ``(a_2, phi_2, a_3, phi_3, a_4, phi_4)``, ``sum |a_k| = amplitude``.
+
+    The weights are uniform on ``[-1, 1]`` and rescaled so that their absolute values sum
+    to ``amplitude``; the phases are uniform in ``[0, 2 pi)``. The warp factor thus stays
+    in ``[1 - amplitude, 1 + amplitude]``.
+    """
+    weights = rng.uniform(-1.0, 1.0, size=len(DEFORMATION_ORDERS))
+    weights *= amplitude / max(float(np.abs(weights).sum()), 1e-12)
+    phases = rng.uniform(0.0, 2 * np.pi, size=len(DEFORMATION_ORDERS))
+    return tuple(float(v) for pair in zip(weights, phases, strict=True) for v in pair)
+
+
+def _warp(u: np.ndarray, v: np.ndarray, harmonics: tuple[float, ...]) -> np.ndarray:
+    """The factor ``g(theta)`` at the points ``(u, v)`` of the shape's frame."""
+    theta = np.arctan2(v, u)
+    factor = np.ones_like(u)
+    for order, (weight, phase) in zip(
+        DEFORMATION_ORDERS, zip(harmonics[::2], harmonics[1::2], strict=True), strict=True
+    ):
+        factor += np.float32(weight) * np.cos(order * theta + np.float32(phase))
+    return factor
+
+
 def shape_mask(
     name: str,
     x: np.ndarray,
@@ -125,6 +159,7 @@ def shape_mask(
     centre: tuple[float, float],
     radius: float,
     rotation: float,
+    deformation: tuple[float, ...] | None = None,
 ) -> np.ndarray:
     """Antialiased coverage in [0, 1] of shape ``name`` at pixel centres ``(x, y)``.
 
@@ -135,10 +170,17 @@ def shape_mask(
         radius: radius of the shape's unit disk in pixels.
         rotation: rotation angle in radians (a vertex ``v`` of the shape lands at
             ``centre + radius * R(rotation) v`` in pixel coordinates).
+        deformation: warp coefficients from :func:`deformation_harmonics`, or ``None``
+            for the undeformed shape.
     """
     cos, sin = np.float32(np.cos(rotation) / radius), np.float32(np.sin(rotation) / radius)
     dx, dy = x - np.float32(centre[0]), y - np.float32(centre[1])
-    distance = _SDFS[name](dx * cos + dy * sin, dy * cos - dx * sin)
+    u, v = dx * cos + dy * sin, dy * cos - dx * sin
+    if deformation is None:
+        distance = _SDFS[name](u, v)
+    else:
+        factor = _warp(u, v, deformation)
+        distance = _SDFS[name](u / factor, v / factor) * factor
     distance *= np.float32(-radius)
     distance += np.float32(0.5)
     return np.clip(distance, 0.0, 1.0, out=distance)

@@ -6,10 +6,11 @@ how strong any texture is. The dataset multiplies the pattern by that number and
 it to a flat colour.
 
 Procedural families are drawn per image on the pixel grid, with a random period
-(``image_size / 5`` times a factor in ``[2**-0.25, 2**0.25]``), orientation (uniform in
-``[0, pi)``) and phase. Tile families (the real scikit-image textures and ``mottle``)
-are cut from a precomputed ``2 * image_size`` square tile at a random offset and under a
-random flip / quarter turn.
+(``image_size / cycles`` times a factor in ``[2**-0.25, 2**0.25]``; ``cycles`` is 5 by
+default), orientation (uniform in ``[0, pi)``) and phase. Tile families (the real
+scikit-image textures and ``mottle``) are cut from a precomputed ``2 * image_size``
+square tile at a random offset and under a random flip / quarter turn; ``cycles`` scales
+them too (see :func:`render_texture`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 __all__ = [
+    "BASE_CYCLES",
     "REAL_TEXTURES",
     "TEXTURES",
     "highpass_sigma",
@@ -48,6 +50,9 @@ TEXTURES = (
     "mottle",
 )
 """Texture family names in class order: class ``k`` is filled with ``TEXTURES[k]``."""
+
+BASE_CYCLES = 5.0
+"""Texture periods across the image by default: the period is ``image_size / 5``."""
 
 _CALIBRATION_SAMPLES = 32
 _TILE_FACTOR = 2
@@ -134,10 +139,10 @@ def pixel_grid(image_size: int) -> tuple[np.ndarray, np.ndarray]:
     return xs.ravel(), ys.ravel()
 
 
-def _procedural(name: str, image_size: int, rng: np.random.Generator) -> np.ndarray:
+def _procedural(name: str, image_size: int, cycles: float, rng: np.random.Generator) -> np.ndarray:
     """One unnormalised pattern as a flat ``(image_size**2,)`` float32 array."""
     x, y = pixel_grid(image_size)
-    period = image_size / 5 * 2 ** rng.uniform(-0.25, 0.25)
+    period = image_size / cycles * 2 ** rng.uniform(-0.25, 0.25)
     angle = rng.uniform(0.0, np.pi)
     phase_u, phase_v = rng.random(2)
     cos, sin = np.float32(np.cos(angle) / period), np.float32(np.sin(angle) / period)
@@ -147,48 +152,59 @@ def _procedural(name: str, image_size: int, rng: np.random.Generator) -> np.ndar
 
 
 @lru_cache(maxsize=64)
-def _procedural_calibration(name: str, image_size: int) -> tuple[np.float32, np.float32]:
+def _procedural_calibration(
+    name: str, image_size: int, cycles: float
+) -> tuple[np.float32, np.float32]:
     """Mean and mean high-pass std of the raw pattern over fixed-seed samples (computed once)."""
     rng = np.random.default_rng(0)
-    samples = [_procedural(name, image_size, rng) for _ in range(_CALIBRATION_SAMPLES)]
+    samples = [_procedural(name, image_size, cycles, rng) for _ in range(_CALIBRATION_SAMPLES)]
     sigma = highpass_sigma(image_size)
     stds = [highpass_std(sample.reshape(image_size, -1), sigma) for sample in samples]
     return np.float32(np.mean(samples)), np.float32(1.0 / np.mean(stds))
 
 
-def _load_real(name: str) -> np.ndarray:
+def _load_real(name: str, cycles: float) -> np.ndarray:
+    """The photograph in ``[0, 1]``, cropped (coarser) or mirror-extended (finer) to scale."""
     from skimage import data
 
-    return getattr(data, name)().astype(np.float64) / 255.0
+    photo = getattr(data, name)().astype(np.float64) / 255.0
+    side = photo.shape[0]
+    region = max(2, round(side * cycles / BASE_CYCLES))
+    if region < side:
+        start = (side - region) // 2
+        return photo[start : start + region, start : start + region]
+    if region > side:
+        return np.pad(photo, (0, region - side), mode="symmetric")
+    return photo
 
 
-def _mottle(tile_size: int) -> np.ndarray:
+def _mottle(tile_size: int, cycles: float) -> np.ndarray:
     """Band-pass noise: blobs about 2 pixels wide at 32x32 (difference of Gaussians)."""
     noise = np.random.default_rng(0).random((tile_size, tile_size))
-    sigma = tile_size / 64
+    sigma = tile_size * BASE_CYCLES / (64 * cycles)
     return gaussian_filter(noise, sigma, mode="wrap") - gaussian_filter(
         noise, 4 * sigma, mode="wrap"
     )
 
 
-@lru_cache(maxsize=16)
-def _tile(name: str, image_size: int) -> np.ndarray:
+@lru_cache(maxsize=32)
+def _tile(name: str, image_size: int, cycles: float) -> np.ndarray:
     """A ``(2 * image_size, 2 * image_size)`` tile with zero mean and unit high-pass std."""
     from skimage.transform import resize
 
     tile_size = _TILE_FACTOR * image_size
     if name == "mottle":
-        tile = _mottle(tile_size)
+        tile = _mottle(tile_size, cycles)
     else:
-        tile = resize(_load_real(name), (tile_size, tile_size), anti_aliasing=True)
+        tile = resize(_load_real(name, cycles), (tile_size, tile_size), anti_aliasing=True)
     tile = tile - tile.mean()
     tile = (tile / highpass_std(tile, highpass_sigma(image_size))).astype(np.float32)
     tile.setflags(write=False)
     return tile
 
 
-def _tile_crop(name: str, image_size: int, rng: np.random.Generator) -> np.ndarray:
-    tile = _tile(name, image_size)
+def _tile_crop(name: str, image_size: int, cycles: float, rng: np.random.Generator) -> np.ndarray:
+    tile = _tile(name, image_size, cycles)
     top, left = rng.integers(0, tile.shape[0] - image_size + 1, size=2)
     crop = tile[top : top + image_size, left : left + image_size]
     turns, flip = rng.integers(0, 4), rng.integers(0, 2)
@@ -198,25 +214,33 @@ def _tile_crop(name: str, image_size: int, rng: np.random.Generator) -> np.ndarr
     return np.ascontiguousarray(crop).ravel()
 
 
-def render_texture(name: str, image_size: int, rng: np.random.Generator) -> np.ndarray:
+def render_texture(
+    name: str, image_size: int, rng: np.random.Generator, *, cycles: float = BASE_CYCLES
+) -> np.ndarray:
     """A random instance of texture family ``name`` with unit high-pass contrast.
+
+    ``cycles`` is the number of texture periods across the image: procedural periods
+    are ``image_size / cycles`` (times the random factor); the real photographs are
+    cropped (``cycles < 5``) or mirror-extended (``cycles > 5``) before being resized to
+    the tile, and ``mottle``'s blob width scales as ``5 / cycles``, so every family's
+    features scale by the same factor. ``speckle`` is pixel noise and has no scale.
 
     Returns a flat ``(image_size**2,)`` float32 array (row-major). Everything random
     comes from ``rng``.
     """
     if name in _PATTERNS:
-        mean, scale = _procedural_calibration(name, image_size)
-        pattern = _procedural(name, image_size, rng)
+        mean, scale = _procedural_calibration(name, image_size, cycles)
+        pattern = _procedural(name, image_size, cycles, rng)
         pattern -= mean
         pattern *= scale
         return pattern
-    return _tile_crop(name, image_size, rng)
+    return _tile_crop(name, image_size, cycles, rng)
 
 
-def warm_up(image_size: int) -> None:
+def warm_up(image_size: int, cycles: float = BASE_CYCLES) -> None:
     """Compute every family's tile and calibration once (so workers start warm)."""
     for name in TEXTURES:
         if name in _PATTERNS:
-            _procedural_calibration(name, image_size)
+            _procedural_calibration(name, image_size, cycles)
         else:
-            _tile(name, image_size)
+            _tile(name, image_size, cycles)

@@ -10,15 +10,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from shapebias._batches import iterate_batches
 from shapebias._seeds import derive_seed, seeded_generator
 from shapebias._validation import (
+    check_bool,
     check_callable,
     check_images,
     check_int,
     check_logits,
     check_model,
 )
-from shapebias.attacks import iterate_batches
 from shapebias.distortions._protocol import apply_distortion
 from shapebias.metrics._bootstrap import Estimate, estimate, resample_counts, share
 from shapebias.metrics._checks import check_bootstrap, require_samples
@@ -134,10 +135,11 @@ def distortion_accuracy(
         A :class:`DistortionAccuracy` (``.to_dict()``, ``.to_markdown()``).
 
     Raises:
-        TypeError: ``distortions`` is not a mapping of names to callables, or a
-            distortion does not accept ``generator=``.
+        TypeError: ``distortions`` is not a mapping of names to callables, a
+            distortion does not accept ``generator=``, or ``progress`` is not a ``bool``.
         ValueError: a distortion is named ``"clean"`` or returns a batch of another shape
-            or outside ``[0, 1]``; empty data; any input check on images, labels, logits.
+            or outside ``[0, 1]``; empty data; any input check on images, labels, logits
+            (NaN/inf logits included); ``num_bootstrap`` above ``MAX_BOOTSTRAP`` (10^6).
 
     Example:
         >>> import torch
@@ -158,6 +160,7 @@ def distortion_accuracy(
     check_model(model)
     check_int(batch_size, "batch_size", low=1)
     check_bootstrap(confidence, num_bootstrap, seed)
+    check_bool(progress, "progress")
     distortions = _check_distortions(distortions)
     warn_if_train_mode(model, "distortion_accuracy")
     generators: dict[str, torch.Generator] = {}
@@ -206,7 +209,8 @@ def accuracy_table(
         The Markdown text.
 
     Raises:
-        TypeError: ``results`` is not a non-empty dict of :class:`DistortionAccuracy`.
+        TypeError: ``results`` is not a non-empty dict of :class:`DistortionAccuracy`,
+            ``intervals`` or ``relative`` not a ``bool``.
 
     Example:
         >>> import torch
@@ -225,6 +229,8 @@ def accuracy_table(
     """
     results = check_results(results, DistortionAccuracy, "distortion_accuracy")
     check_int(digits, "digits", low=0)
+    check_bool(intervals, "intervals")
+    check_bool(relative, "relative")
     names = list(dict.fromkeys(name for r in results.values() for name in r.distortions))
 
     def cell(result: DistortionAccuracy, name: str) -> str:

@@ -86,7 +86,8 @@ def error_consistency(
 
     Raises:
         TypeError: an input is not a tensor.
-        ValueError: empty, not 1-D, values other than 0/1, or lengths that differ.
+        ValueError: empty, not 1-D, values other than 0/1, or lengths that differ;
+            ``num_bootstrap`` above ``MAX_BOOTSTRAP`` (10^6).
 
     Example:
         >>> import torch

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from shapebias._batches import iterate_batches
 from shapebias._seeds import derive_seed
-from shapebias._validation import check_int, check_logits, check_model
-from shapebias.attacks import iterate_batches
+from shapebias._validation import check_bool, check_int, check_logits, check_model
 from shapebias.metrics._bootstrap import Estimate, estimate, resample_counts, share
 from shapebias.metrics._checks import CUE_CONFLICT_LABELS, check_bootstrap, require_samples
 from shapebias.metrics._class_map import check_class_map, mean_by_group, member_index
@@ -130,10 +130,11 @@ def shape_bias(
         A :class:`ShapeBias`.
 
     Raises:
-        TypeError: bad ``class_map`` or ``data``.
+        TypeError: bad ``class_map`` or ``data``, ``progress`` not a ``bool``.
         ValueError: empty data; no image whose shape and texture classes differ; labels
             not below the number of stimulus classes; ``class_map`` indices beyond the
-            model's outputs; both ``class_map`` and ``class_names`` given.
+            model's outputs; both ``class_map`` and ``class_names`` given;
+            ``num_bootstrap`` above ``MAX_BOOTSTRAP`` (10^6); NaN/inf logits.
 
     Example:
         >>> import torch
@@ -152,6 +153,7 @@ def shape_bias(
     check_model(model)
     check_int(batch_size, "batch_size", low=1)
     check_bootstrap(confidence, num_bootstrap, seed)
+    check_bool(progress, "progress")
     checked_map = None if class_map is None else check_class_map(class_map)
     if checked_map is not None and class_names is not None:
         raise ValueError(
@@ -303,6 +305,8 @@ def shape_bias_table(
     """
     results = check_results(results, ShapeBias, "shape_bias")
     check_int(digits, "digits", low=0)
+    check_bool(intervals, "intervals")
+    check_bool(per_class, "per_class")
     classes = list(dict.fromkeys(c for r in results.values() for c in r.per_class))
     header = ["model", "shape bias", "cue match", *(classes if per_class else [])]
     rows = []

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shapebias._validation import check_bool
 from shapebias.metrics._bootstrap import Estimate
 
 __all__ = ["MISSING", "check_results", "format_estimate", "markdown_table"]
@@ -23,6 +24,7 @@ def format_estimate(value: Estimate, *, digits: int = 1, intervals: bool = True)
         >>> format_estimate(Estimate(0.725, 0.701, 0.748))
         '72.5 [70.1, 74.8]'
     """
+    check_bool(intervals, "intervals")
     if math.isnan(value.value):
         return MISSING
     text = f"{100 * value.value:.{digits}f}"

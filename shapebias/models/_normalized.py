@@ -46,8 +46,10 @@ class NormalizedModel(nn.Module):
         Input ``(N, C, H, W)`` with ``C == len(mean)``; output whatever ``model`` returns.
 
     Raises:
-        TypeError: ``model`` is not an ``nn.Module``, or ``mean`` or ``std`` is not a sequence.
-        ValueError: ``mean`` and ``std`` differ in length or ``std`` has a value <= 0.
+        TypeError: ``model`` is not an ``nn.Module``, or ``mean`` or ``std`` is not a
+            sequence; in ``forward``, integer (e.g. uint8) images.
+        ValueError: ``mean`` and ``std`` differ in length or ``std`` has a value <= 0; in
+            ``forward``, images whose channels do not match ``mean``.
 
     Example:
         >>> import torch
@@ -82,6 +84,12 @@ class NormalizedModel(nn.Module):
         self.register_buffer("std", std_vector.view(1, -1, 1, 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if not images.is_floating_point():
+            # An integer std (0.229 -> 0) would divide by zero: NaN logits, not an error.
+            raise TypeError(
+                f"images must be a floating-point tensor with values in [0, 1], got "
+                f"{images.dtype}. Convert uint8 images with images.float() / 255."
+            )
         if images.ndim != 4 or images.shape[1] != self.mean.shape[1]:
             raise ValueError(
                 f"images must have shape (N, {self.mean.shape[1]}, H, W) to match the "

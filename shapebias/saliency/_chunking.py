@@ -2,9 +2,10 @@
 
 SmoothGrad and Integrated Gradients both evaluate ``copies`` modified versions of every
 image and sum a per-copy contribution. Here the ``copies * N`` rows are visited in a
-fixed copy-major order and cut into chunks of at most ``batch_size`` rows, so peak
-memory follows ``batch_size`` while the rows, their random draws and the order in which
-contributions are summed do not depend on it.
+fixed copy-major order and cut into chunks of at most ``batch_size`` rows, each built
+only when it is needed, so peak memory follows ``batch_size`` (plus the ``(N, C, H, W)``
+sum) while the rows, their random draws and the order in which contributions are
+summed do not depend on it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, NamedTuple
 import torch
 from tqdm.auto import tqdm
 
-from shapebias._validation import check_int
+from shapebias._validation import check_finite_gradient, check_int
 
 __all__ = ["CPU_BATCH_SIZE", "Rows", "chunked_sum", "iter_rows", "resolve_batch_size"]
 
@@ -45,8 +46,9 @@ def resolve_batch_size(batch_size: Any, images: torch.Tensor) -> int:
 
 
 def _join(pieces: list[tuple[torch.Tensor, int, int]]) -> Rows:
-    device = pieces[0][0].device
-    inputs = torch.cat([block for block, _, _ in pieces])
+    blocks = [block for block, _, _ in pieces]
+    inputs = blocks[0] if len(blocks) == 1 else torch.cat(blocks)
+    device = inputs.device
     copy = torch.cat(
         [torch.full((b.shape[0],), s, dtype=torch.int64, device=device) for b, s, _ in pieces]
     )
@@ -57,22 +59,23 @@ def _join(pieces: list[tuple[torch.Tensor, int, int]]) -> Rows:
 
 
 def iter_rows(
-    make_copy: Callable[[int], torch.Tensor], copies: int, batch_size: int
+    make_rows: Callable[[int, int, int], torch.Tensor], copies: int, n: int, batch_size: int
 ) -> Iterator[Rows]:
     """Yield chunks of at most ``batch_size`` rows, copy by copy, image by image.
 
-    ``make_copy(s)`` builds copy ``s`` of the whole batch ``(N, C, H, W)``; it is called
-    once per copy in increasing order, so random draws inside it follow one fixed
+    ``make_rows(s, start, stop)`` builds images ``start:stop`` of copy ``s``, shape
+    ``(stop - start, C, H, W)``. It is called in increasing ``(s, start)`` order over
+    consecutive ranges that cover each copy's ``n`` images exactly once, so only one
+    chunk is ever in memory and random draws made per row inside it follow one fixed
     sequence whatever ``batch_size`` is.
     """
     pieces: list[tuple[torch.Tensor, int, int]] = []
     filled = 0
     for s in range(copies):
-        block = make_copy(s)
         start = 0
-        while start < block.shape[0]:
-            take = min(block.shape[0] - start, batch_size - filled)
-            pieces.append((block[start : start + take], s, start))
+        while start < n:
+            take = min(n - start, batch_size - filled)
+            pieces.append((make_rows(s, start, start + take), s, start))
             start += take
             filled += take
             if filled == batch_size:
@@ -84,7 +87,7 @@ def iter_rows(
 
 def chunked_sum(
     contribution: Callable[[Rows, bool], torch.Tensor],
-    make_copy: Callable[[int], torch.Tensor],
+    make_rows: Callable[[int, int, int], torch.Tensor],
     copies: int,
     like: torch.Tensor,
     batch_size: int,
@@ -97,17 +100,23 @@ def chunked_sum(
     Args:
         contribution: maps a chunk to one tensor per row ``(R, C, H, W)``; ``first`` is
             true for the first chunk only (where the model's output is validated).
-        make_copy: builds copy ``s`` of the batch, see :func:`iter_rows`.
+        make_rows: builds a range of rows of one copy, see :func:`iter_rows`.
         copies: number of copies.
         like: the images; the sum has their shape, dtype and device.
         batch_size: the most rows per chunk.
 
     Returns:
         ``(N, C, H, W)``: for each image, its rows' contributions summed in copy order.
+
+    Raises:
+        ValueError: the sum is not finite (the model's gradient was NaN or inf on some
+            row although its first chunk's logits were finite); checked once, at the end.
     """
     total = torch.zeros_like(like)
-    chunks = -(-copies * like.shape[0] // batch_size)
-    rows_iter = iter_rows(make_copy, copies, batch_size)
+    n = like.shape[0]
+    chunks = -(-copies * n // batch_size)
+    rows_iter = iter_rows(make_rows, copies, n, batch_size)
     for index, rows in enumerate(tqdm(rows_iter, total=chunks, desc=desc, disable=not progress)):
         total.index_add_(0, rows.image, contribution(rows, index == 0))
+    check_finite_gradient(total, desc or "saliency")
     return total

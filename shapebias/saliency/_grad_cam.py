@@ -8,7 +8,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shapebias._validation import check_images, check_logits, check_module
+from shapebias._validation import (
+    check_bool,
+    check_finite_gradient,
+    check_images,
+    check_logits,
+    check_module,
+)
 from shapebias.models import warn_if_train_mode
 from shapebias.saliency._hooks import HOOKS, forward_hooks, resolve_layer
 from shapebias.saliency._targets import check_output, check_target, objective
@@ -88,9 +94,9 @@ def grad_cam(
 
     Raises:
         TypeError: a model that is not an ``nn.Module``, a layer that is neither a module
-            nor a name, bad images or target.
+            nor a name, bad images or target, ``relu`` or ``upsample`` not a ``bool``.
         ValueError: a layer that is not a submodule, never runs, runs more than once, or
-            does not output a 4-D feature map; bad images or target.
+            does not output a 4-D feature map; bad images or target; NaN/inf logits.
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.
@@ -111,6 +117,8 @@ def grad_cam(
     check_images(images)
     target_t = check_target(target, images)
     output = check_output(output)
+    check_bool(relu, "relu")
+    check_bool(upsample, "upsample")
     module = resolve_layer(model, layer)
     warn_if_train_mode(model, "grad_cam")
 
@@ -131,6 +139,7 @@ def grad_cam(
     cam = (weights * activation.detach()).sum(1, keepdim=True)
     if relu:
         cam = cam.clamp_min(0)
+    check_finite_gradient(cam, "grad_cam")
     if upsample:
         cam = F.interpolate(cam, size=images.shape[-2:], mode="bilinear", align_corners=False)
     return cam

@@ -12,7 +12,14 @@ import torch
 from torch import nn
 
 from shapebias._stats import rank_correlation
-from shapebias._validation import check_generator, check_images, check_module, check_real
+from shapebias._validation import (
+    check_bool,
+    check_generator,
+    check_images,
+    check_module,
+    check_real,
+)
+from shapebias.saliency._chunking import resolve_batch_size
 from shapebias.saliency._hooks import HOOKS
 from shapebias.saliency._methods import call_rewound, check_method_kwargs, resolve_method
 from shapebias.saliency._targets import check_target, predict
@@ -130,7 +137,8 @@ def model_randomization_test(
     The test works on a deep copy of ``model``; the model itself is never modified. A
     randomised parameter is redrawn from a Gaussian with that parameter's mean and
     standard deviation (unit deviation for constant tensors), using ``generator``. The
-    target is fixed before any randomisation (``None``: the original model's prediction),
+    target is fixed before any randomisation (``None``: the original model's prediction,
+    made in chunks of ``method_kwargs["batch_size"]`` or the methods' default),
     and a ``generator`` in ``method_kwargs`` is rewound for every map, so noise-based
     methods always see the same noise.
 
@@ -155,9 +163,11 @@ def model_randomization_test(
         A :class:`RandomizationResult` with ``(L, N)`` correlations and flags.
 
     Raises:
-        TypeError: a model that is not an ``nn.Module``, bad ``layers``.
+        TypeError: a model that is not an ``nn.Module``, bad ``layers``, ``cascading`` or
+            ``absolute`` not a ``bool``.
         ValueError: a layer name that is not a parametrised submodule, ``threshold``
-            outside ``[-1, 1]``, bad images or target, an unknown method.
+            outside ``[-1, 1]``, bad images or target, an unknown method, a model whose
+            logits are NaN or inf.
 
     Example:
         >>> import torch
@@ -179,10 +189,12 @@ def model_randomization_test(
     names = _check_layers(model, layers)
     check_real(threshold, "threshold", low=-1.0, high=1.0)
     check_generator(generator, images)
-    if target_t is None:
-        target_t = predict(model, images)
-
+    check_bool(cascading, "cascading")
+    check_bool(absolute, "absolute")
     kwargs = _rebind_layer(check_method_kwargs(method_kwargs), model)
+    if target_t is None:
+        target_t = predict(model, images, resolve_batch_size(kwargs.get("batch_size"), images))
+
     reference = _map(saliency_fn, model, images, target_t, kwargs, absolute)
     randomized = copy.deepcopy(model)
     correlations = []

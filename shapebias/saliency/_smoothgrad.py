@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from shapebias._validation import (
+    check_bool,
     check_choice,
     check_generator,
     check_images,
@@ -57,9 +58,11 @@ def smoothgrad(
     labels, output="loss", n_samples=100, noise_level=0.1)``.
 
     The ``n_samples * N`` noisy copies go through the model in chunks of at most
-    ``batch_size`` images, so peak memory follows ``batch_size``; the noise is drawn
-    copy by copy in a fixed order, so the result does not depend on ``batch_size`` (up
-    to the rounding of the model's own batched kernels).
+    ``batch_size`` images, each chunk made only when it is needed, so peak memory
+    follows ``batch_size`` (plus the returned map); the noise is drawn image by image,
+    copy by copy, in a fixed order (one ``(C, H, W)`` draw per noisy copy), so the
+    result does not depend on ``batch_size`` (up to the rounding of the model's own
+    batched kernels). With ``target=None`` the prediction is made in chunks too.
 
     Args:
         model: any callable ``images -> logits (N, K)``, normalisation inside it.
@@ -79,9 +82,11 @@ def smoothgrad(
         The detached map, same shape, dtype and device as ``images``.
 
     Raises:
-        TypeError: wrong argument types (see :func:`gradient`), a non-Generator.
-        ValueError: bad images or target, ``n_samples < 1``, ``noise_level < 0``,
-            ``batch_size < 1``, unknown ``aggregate`` or ``output``.
+        TypeError: wrong argument types (see :func:`gradient`), a non-Generator, a
+            non-``bool`` ``progress``.
+        ValueError: bad images or target, ``n_samples < 1``, ``noise_level`` negative,
+            NaN or infinite, ``batch_size < 1``, unknown ``aggregate`` or ``output``, a
+            model whose logits or input gradients are NaN or inf.
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.
@@ -106,37 +111,38 @@ def smoothgrad(
     check_images(images)
     target_t = check_target(target, images)
     check_int(n_samples, "n_samples", low=1)
-    noise_level = check_real(noise_level, "noise_level", low=0.0)
+    noise_level = check_real(noise_level, "noise_level", low=0.0, finite=True)
     check_choice(aggregate, "aggregate", AGGREGATES)
     output = check_output(output)
     rows_per_call = resolve_batch_size(batch_size, images)
     check_generator(generator, images)
+    check_bool(progress, "progress")
     warn_if_train_mode(model, "smoothgrad")
 
     clean = images.detach()
     if target_t is None:
-        target_t = predict(model, clean)
+        target_t = predict(model, clean, rows_per_call)
     sigma = noise_sigma(clean, noise_level)
 
-    def noisy_copy(_: int) -> torch.Tensor:
-        noise = torch.randn(
-            clean.shape, generator=generator, dtype=clean.dtype, device=clean.device
-        )
-        return clean + sigma * noise
+    def noisy_rows(_: int, start: int, stop: int) -> torch.Tensor:
+        rows = torch.empty((stop - start, *clean.shape[1:]), dtype=clean.dtype, device=clean.device)
+        for row in rows:  # one draw per image, so the noise does not depend on batch_size
+            row.normal_(generator=generator)
+        return rows.mul_(sigma[start:stop]).add_(clean[start:stop])
 
     def contribution(rows: Rows, first: bool) -> torch.Tensor:
         grad, _ = input_gradient(model, rows.inputs, target_t[rows.image], output, check=first)
         if aggregate == "abs":
-            return grad.abs()
-        return grad.square() if aggregate == "square" else grad
+            return grad.abs_()
+        return grad.square_() if aggregate == "square" else grad
 
     total = chunked_sum(
         contribution,
-        noisy_copy,
+        noisy_rows,
         n_samples,
         clean,
         rows_per_call,
         progress=progress,
         desc="smoothgrad",
     )
-    return total / n_samples
+    return total.div_(n_samples)

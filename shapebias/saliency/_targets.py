@@ -8,7 +8,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from shapebias._validation import check_choice, check_int, check_labels, check_logits
+from shapebias._validation import (
+    check_choice,
+    check_finite_gradient,
+    check_int,
+    check_labels,
+    check_logits,
+)
 
 __all__ = ["OUTPUTS", "check_output", "check_target", "input_gradient", "objective", "predict"]
 
@@ -52,12 +58,20 @@ def objective(logits: torch.Tensor, target: torch.Tensor, output: str) -> torch.
     return logits.gather(1, target[:, None]).squeeze(1)
 
 
-def predict(model: Any, images: torch.Tensor) -> torch.Tensor:
-    """The model's predicted class ``(N,)`` on clean images (one forward, no gradient)."""
+def predict(model: Any, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """The model's predicted class ``(N,)`` on clean images, no gradient.
+
+    The images go through the model in chunks of at most ``batch_size``, so memory
+    follows ``batch_size`` as in the methods themselves; every chunk's logits are
+    checked (one check per model call, not per step of any loop).
+    """
+    predictions = []
     with torch.no_grad():
-        logits = model(images)
-    check_logits(logits, images.shape[0])
-    return logits.argmax(1)
+        for chunk in images.split(batch_size):
+            logits = model(chunk)
+            check_logits(logits, chunk.shape[0])
+            predictions.append(logits.argmax(1))
+    return torch.cat(predictions)
 
 
 def input_gradient(
@@ -72,7 +86,8 @@ def input_gradient(
 
     One forward and one input backward; ``torch.autograd.grad`` touches no parameter
     ``.grad``. With ``target=None`` the predicted class of ``inputs`` is explained. With
-    ``check=True`` the model's output and the target's range are validated.
+    ``check=True`` the model's output, the target's range and the gradient's finiteness
+    are validated.
     """
     with torch.enable_grad():
         x = inputs.detach().requires_grad_(True)
@@ -83,4 +98,6 @@ def input_gradient(
             target = logits.detach().argmax(1)
         values = objective(logits, target, output)
         (grad,) = torch.autograd.grad(values.sum(), x)
+    if check:
+        check_finite_gradient(grad, "saliency")
     return grad, values.detach()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,28 @@ def _check_saliency(saliency: Any) -> None:
             f"saliency must have shape (N, C, H, W) like the images it explains, got "
             f"{tuple(saliency.shape)}. Add a channel dimension with saliency.unsqueeze(1)."
         )
+    finite = torch.isfinite(saliency.detach()).flatten(1).all(1)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero().flatten().tolist()
+        raise ValueError(
+            f"saliency contains NaN or inf in map(s) {bad[:8]}; a heatmap of it would be "
+            "meaningless (NaN has no brightness). The saliency methods of this library "
+            "refuse such models; check how this map was computed."
+        )
+
+
+def _colormap(cmap: Any) -> Any:
+    """A matplotlib colormap from its name, or a clear error listing close names."""
+    colormaps = _matplotlib("matplotlib").colormaps
+    if not isinstance(cmap, str) or cmap not in colormaps:
+        names = sorted(colormaps)
+        close = difflib.get_close_matches(str(cmap), names, n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(
+            f"cmap must be the name of a matplotlib colormap such as 'jet', 'gray' or "
+            f"'viridis', got {cmap!r}.{hint} See list(matplotlib.colormaps)."
+        )
+    return colormaps[cmap]
 
 
 def to_heatmap(saliency: torch.Tensor, *, percentile: float = 99.0) -> torch.Tensor:
@@ -69,7 +92,8 @@ def to_heatmap(saliency: torch.Tensor, *, percentile: float = 99.0) -> torch.Ten
 
     Raises:
         TypeError: ``saliency`` is not a floating tensor.
-        ValueError: wrong shape, ``percentile`` outside ``(0, 100]``.
+        ValueError: wrong shape, NaN or inf in a map (no brightness can be defined for
+            it), ``percentile`` outside ``(0, 100]``.
 
     Example:
         >>> import torch
@@ -104,7 +128,8 @@ def overlay(
 
     Raises:
         ImportError: matplotlib is missing (``pip install "shapebias[plot]"``).
-        ValueError: shapes that do not match, values outside ``[0, 1]``.
+        ValueError: shapes that do not match, values outside ``[0, 1]``, an unknown
+            ``cmap``.
 
     Example:
         >>> import torch
@@ -123,7 +148,7 @@ def overlay(
             f"{getattr(heatmap, 'shape', type(heatmap).__name__)}. Make one with to_heatmap."
         )
     check_images(heatmap.unsqueeze(1), name="heatmap")
-    colormap = _matplotlib("matplotlib").colormaps[cmap]
+    colormap = _colormap(cmap)
     levels = heatmap.detach().cpu().double().numpy()
     colour = torch.as_tensor(colormap(levels)[..., :3]).permute(0, 3, 1, 2)
     colour = colour.to(dtype=images.dtype, device=images.device)
@@ -165,7 +190,7 @@ def plot_saliency_grid(
 
     Raises:
         ImportError: matplotlib is missing (``pip install "shapebias[plot]"``).
-        ValueError: no models, an unknown method name, bad images.
+        ValueError: no models, an unknown method name or ``cmap``, bad images.
 
     Example:
         >>> import torch
@@ -178,6 +203,7 @@ def plot_saliency_grid(
     """
     saliency_fn = resolve_method(method)
     kwargs = check_method_kwargs(method_kwargs)
+    _colormap(cmap)
     check_images(images)
     if not isinstance(models, Mapping) or not models:
         raise ValueError(

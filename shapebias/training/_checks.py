@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,8 +9,6 @@ import torch
 from torch import nn
 
 __all__ = [
-    "check_finite",
-    "check_finite_logits",
     "check_loss_value",
     "check_optimizer",
     "check_optimizer_owns",
@@ -42,34 +39,6 @@ def check_loss_value(value: Any) -> torch.Tensor:
             "updated. Do not detach it and do not call fit under torch.no_grad()."
         )
     return value
-
-
-def check_finite(value: Any, name: str) -> Any:
-    """Refuse a NaN or infinite number (or a tensor holding one); return ``value`` unchanged.
-
-    Other types pass through for the caller's own type check.
-    """
-    if isinstance(value, torch.Tensor):
-        finite = bool(torch.isfinite(value.detach()).all()) if value.is_floating_point() else True
-        shown = "a tensor holding NaN or inf"
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        finite, shown = math.isfinite(value), f"{value!r}"
-    else:
-        return value
-    if not finite:
-        raise ValueError(f"{name} must be a finite number, got {shown}.")
-    return value
-
-
-def check_finite_logits(logits: torch.Tensor) -> torch.Tensor:
-    """Refuse logits holding NaN or inf (a diverged model) with the fix; return them."""
-    if not bool(torch.isfinite(logits.detach()).all()):
-        raise ValueError(
-            "model returned logits containing NaN or inf, so no loss or gradient is "
-            "meaningful. The model has diverged or its input is broken: lower the learning "
-            "rate, check the data, or restart from an earlier checkpoint."
-        )
-    return logits
 
 
 def check_plain(value: Any, name: str) -> Any:

@@ -36,7 +36,6 @@ from shapebias._validation import (
 from shapebias.attacks import PGD
 from shapebias.attacks._pgd import ascend
 from shapebias.models import CRAFTING_MODES, crafting
-from shapebias.training._checks import check_finite, check_finite_logits
 from shapebias.training._distributed import unwrap
 from shapebias.training._protocols import generators_of, scale_attack
 
@@ -62,7 +61,7 @@ def _check_batch(model: Any, images: Any, labels: Any) -> None:
 def _classify(model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     logits = model(images)
     check_logits(logits, images.shape[0], labels)
-    return check_finite_logits(logits)
+    return logits
 
 
 def standard_loss(model: Any, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -215,8 +214,10 @@ def fgsm_rs_loss(
         ICLR 2020.
     """
     _check_batch(model, images, labels)
-    check_eps(check_finite(eps, "eps"), images)
-    step = 1.25 * eps if step_size is None else check_finite(step_size, "step_size")
+    check_eps(eps, images)
+    if step_size is not None:
+        check_eps(step_size, images, name="step_size")
+    step = 1.25 * eps if step_size is None else step_size
     attack = PGD(eps=eps, steps=1, step_size=step, random_start=True, generator=generator)
     return adversarial_loss(model, images, labels, attack=attack, attack_mode=attack_mode)
 
@@ -262,15 +263,15 @@ def trades_adversary(
             return finite ``(N, K)`` logits.
     """
     check_images(images)
-    eps_t = check_eps(check_finite(eps, "eps"), images)
-    step_t = check_eps(check_finite(step_size, "step_size"), images, name="step_size")
+    eps_t = check_eps(eps, images)
+    step_t = check_eps(step_size, images, name="step_size")
     check_int(steps, "steps", low=0)
     check_generator(generator, images)
     clean = images.detach()
     with torch.no_grad():
         logits = model(clean)
         check_logits(logits, clean.shape[0])
-        target = F.softmax(check_finite_logits(logits), dim=1)
+        target = F.softmax(logits, dim=1)
     noise = torch.randn(clean.shape, generator=generator, dtype=clean.dtype, device=clean.device)
     return ascend(
         model,
@@ -338,7 +339,7 @@ def trades_loss(
         ICML 2019.
     """
     _check_batch(model, images, labels)
-    beta = check_real(check_finite(beta, "beta"), "beta", low=0.0)
+    beta = check_real(beta, "beta", low=0.0, finite=True)
     _check_attack_settings(attack_mode)
     crafter = unwrap(model)
     with crafting(crafter, attack_mode):

@@ -240,3 +240,17 @@ def test_margin_loss_fools_a_linear_model():
     labels = model(images).argmax(1)
     adv = pgd(model, images, labels, eps=1.0, steps=30, loss="margin", generator=_gen())
     assert bool((model(adv).argmax(1) != labels).all())
+
+
+def test_progress_bar_per_restart_changes_nothing(capsys) -> None:
+    model, images, labels = tiny_cnn(), seeded_images(), seeded_labels()
+    settings = {"eps": 8 / 255, "steps": 3, "restarts": 2}
+    quiet = pgd(model, images, labels, **settings, generator=torch.Generator().manual_seed(0))
+    capsys.readouterr()
+    shown = pgd(
+        model, images, labels, **settings, progress=True, generator=torch.Generator().manual_seed(0)
+    )
+    assert torch.equal(quiet, shown)
+    err = capsys.readouterr().err
+    # One bar per restart over its 3 steps and the evaluation of the end point.
+    assert err.count("pgd steps:") == 2 and err.count("0/4 [") == 2

@@ -1,10 +1,12 @@
+import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from shapebias.attacks import FGSM, PGD, pgd, robust_accuracy
+from shapebias.attacks import APGD, FGSM, PGD, Square, apgd, pgd, robust_accuracy, square
 from shapebias.models import NormalizedModel
 from tests._models import seeded_images, seeded_labels, tiny_cnn
+from tests.attacks._nets import mlp_task
 
 
 def _brightness_task(n=64, seed=0):
@@ -100,3 +102,70 @@ def test_progress_bar_runs():
     model = tiny_cnn()
     result = robust_accuracy(model, (seeded_images(), seeded_labels()), FGSM(eps=0.01))
     assert 0.0 <= result.robust <= result.clean <= 1.0
+
+
+class _ItemDataset(torch.utils.data.Dataset):
+    """A map-style Dataset of (image, int label) items, as torchvision datasets yield."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels = images, labels
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        return self.images[index], int(self.labels[index])
+
+
+def test_dataset_input_equals_the_tensor_pair():
+    model = tiny_cnn()
+    images, labels = seeded_images(20, seed=7), seeded_labels(20, seed=8)
+    attack = PGD(eps=4 / 255, steps=3, random_start=False)
+    expected = robust_accuracy(model, (images, labels), attack, batch_size=6, progress=False)
+    for dataset in (TensorDataset(images, labels), _ItemDataset(images, labels)):
+        result = robust_accuracy(model, dataset, attack, batch_size=6, progress=False)
+        assert result == expected and result.total == 20
+        assert torch.equal(result.broken_by, expected.broken_by)
+
+
+def test_fast_path_keys_on_the_library_types_not_on_a_plan_attribute():
+    model = tiny_cnn()
+    images, labels = seeded_images(12, seed=1), seeded_labels(12, seed=2)
+    calls = []
+
+    class LooksLikePGD:
+        def plan(self, *args):
+            raise AssertionError("a user object's plan() must not be called")
+
+        def __call__(self, model, x, y):
+            calls.append(x.shape[0])
+            return x
+
+    result = robust_accuracy(model, (images, labels), LooksLikePGD(), progress=False)
+    assert calls == [result.clean_correct] and result.robust == result.clean
+
+
+def test_apgd_and_square_fast_paths_equal_attacking_everything():
+    model, images, labels = mlp_task(n=24, seed=3)
+    with torch.no_grad():
+        correct = model(images).argmax(1) == labels
+    for attack, run in (
+        (APGD(eps=0.03, steps=5, generator=torch.Generator().manual_seed(0)), apgd),
+        (Square(eps=0.05, queries=40, generator=torch.Generator().manual_seed(0)), square),
+    ):
+        result = robust_accuracy(model, (images, labels), attack, batch_size=24, progress=False)
+        kwargs = {k: v for k, v in vars(attack).items() if k != "generator"}
+        adv = run(model, images, labels, **kwargs, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            survived = correct & (model(adv).argmax(1) == labels)
+        assert result.robust_correct == int(survived.sum()) < result.clean_correct
+
+
+def test_non_model_first_argument_and_bad_attack_sequences():
+    images, labels = seeded_images(), seeded_labels()
+    with pytest.raises(TypeError, match="model must be a callable mapping images"):
+        robust_accuracy(42, (images, labels), PGD(eps=0.1), progress=False)
+    with pytest.raises(ValueError, match="non-empty sequence"):
+        robust_accuracy(tiny_cnn(), (images, labels), [], progress=False)
+    with pytest.raises(TypeError, match=r"attack\[1\] must be callable"):
+        robust_accuracy(tiny_cnn(), (images, labels), [PGD(eps=0.1), "fgsm"], progress=False)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shapebias.saliency import input_x_gradient, integrated_gradients
-from shapebias.saliency._integrated_gradients import path_nodes
+from shapebias.saliency._integrated_gradients import _quadrature, path_nodes
 from tests._models import linear_model, seeded_images, seeded_labels, tiny_cnn
 from tests.saliency._nets import smooth_cnn
 
@@ -158,3 +158,23 @@ def test_trapezoid_matches_captum_up_to_its_weight_sum() -> None:
     theirs, _ = _captum_ig(images, labels, baseline, model, n, "riemann_trapezoid")
     ours = integrated_gradients(model, images, labels, baseline=baseline, steps=n - 1)
     torch.testing.assert_close(ours * (n - 1) / n, theirs)
+
+
+@pytest.mark.parametrize("method", ["trapezoid", "gauss_legendre"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_lazy_quadrature_equals_the_node_table(method: str, dtype: torch.dtype) -> None:
+    # The trapezoid rule is computed per chunk (O(1) memory for any steps); it must give
+    # path_nodes' nodes and weights exactly, in the images' dtype.
+    steps = 7
+    alpha, weight = _quadrature(steps, method, torch.zeros(1, dtype=dtype))
+    alphas, weights = path_nodes(steps, method)
+    copies = torch.arange(len(alphas))
+    assert [alpha(s) for s in range(len(alphas))] == alphas
+    assert weight(copies).dtype == dtype
+    assert torch.equal(weight(copies), torch.tensor(weights, dtype=dtype))
+
+
+def test_gauss_legendre_beyond_the_node_bound_is_refused_before_any_work() -> None:
+    with pytest.raises(ValueError, match="steps must be <= 1000 with method='gauss_legendre'"):
+        integrated_gradients(lambda x: 1 / 0, torch.rand(1, 1, 2, 2), 0, steps=10**6,
+                             method="gauss_legendre")  # fmt: skip

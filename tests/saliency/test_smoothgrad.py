@@ -13,13 +13,13 @@ from tests._models import seeded_images, seeded_labels, tiny_cnn
 
 
 def reference_smoothgrad(model, images, target, n_samples, noise_level, generator, aggregate):
-    """Literal SmoothGrad: per copy, draw noise for the batch, then per image one gradient."""
+    """Literal SmoothGrad: per copy, per image, draw that image's noise, take one gradient."""
     total = torch.zeros_like(images)
     for _ in range(n_samples):
-        noise = torch.randn(images.shape, generator=generator, dtype=images.dtype)
         for i in range(images.shape[0]):
+            noise = torch.randn(images.shape[1:], generator=generator, dtype=images.dtype)
             sigma = noise_level * (images[i].max() - images[i].min())
-            x = (images[i : i + 1] + sigma * noise[i : i + 1]).requires_grad_(True)
+            x = (images[i : i + 1] + sigma * noise[None]).requires_grad_(True)
             loss = nn.functional.cross_entropy(model(x), target[i : i + 1])
             (grad,) = torch.autograd.grad(loss, x)
             total[i] += {"mean": grad, "abs": grad.abs(), "square": grad.square()}[aggregate][0]

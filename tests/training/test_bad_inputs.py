@@ -73,7 +73,7 @@ CASES: list[Case] = [
         trades_loss,
         lambda: _batch(eps=torch.tensor([NAN] + [0.1] * 7)),
         ValueError,
-        "eps must be a finite number, got a tensor holding NaN",
+        "eps must be finite for every sample, got nan",
     ),
     ("trades eps=8", trades_loss, lambda: _batch(eps=8.0), ValueError, "Did you mean 8/255"),
     (
