@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from shapebias._seeds import derive_seed
 from shapebias._validation import check_callable, check_choice, check_int, check_real
 from shapebias.data._occlusion import occluder_coverage, occluder_offset
 from shapebias.data._preview import image_grid
@@ -369,7 +368,7 @@ class ShapeTextureDataset(Dataset):
         return image_grid(torch.stack(images), titles, columns=columns)
 
     def _rng(self, index: int) -> np.random.Generator:
-        return np.random.default_rng(derive_seed(self.seed, self._split_id, index))
+        return np.random.default_rng([self.seed, self._split_id, index])
 
     def _generate(self, index: Any) -> tuple[ItemSpec, torch.Tensor]:
         index = _check_index(index, self.size)
