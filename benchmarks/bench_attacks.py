@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from functools import partial
 
 import torch
 import torch.nn.functional as F
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (
     interleaved_medians,
     machine,

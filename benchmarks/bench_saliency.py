@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -32,8 +31,6 @@ import time
 from collections.abc import Callable
 
 import torch
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import reset_peak_rss, status_mib
 
 from shapebias.models import resnet18, small_cnn

@@ -1,8 +1,7 @@
 """shapebias: why adversarially trained CNNs are robust, as small composable PyTorch modules."""
 
-__version__ = "0.1.0"
-
 from shapebias import attacks, data, distortions, metrics, models, saliency, training
+from shapebias._version import __version__
 
 __all__ = [
     "__version__",

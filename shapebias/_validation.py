@@ -14,6 +14,7 @@ from numbers import Real
 from typing import Any
 
 import torch
+from torch import nn
 
 __all__ = [
     "check_autocast",
@@ -28,6 +29,7 @@ __all__ = [
     "check_labels",
     "check_logits",
     "check_model",
+    "check_module",
     "check_perturbation",
     "check_real",
     "check_sequence",
@@ -217,6 +219,31 @@ def check_model(model: Any) -> None:
             f"model must be a callable mapping images (N, C, H, W) to logits (N, K), "
             f"got {_describe(model)}."
         )
+
+
+def check_module(
+    model: Any, name: str = "model", *, user: str | None = None, reason: str | None = None
+) -> nn.Module:
+    """Check that ``model`` is an :class:`torch.nn.Module` (for code that needs its parameters,
+    state dict or submodules) and return it.
+
+    Args:
+        model: the object to check.
+        name: the parameter name for the message.
+        user: the function that needs it (``"grad_cam"``), named in the message.
+        reason: why a module is needed (``"it registers hooks on its submodules"``).
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``.
+    """
+    if isinstance(model, nn.Module):
+        return model
+    needs = f"{user} needs {name} to be" if user else f"{name} must be"
+    why = f" ({reason})" if reason else ""
+    raise TypeError(
+        f"{needs} a torch.nn.Module{why}, got {_describe(model)}. Wrap a plain callable in an "
+        "nn.Module subclass whose forward calls it."
+    )
 
 
 def check_real(

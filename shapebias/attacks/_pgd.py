@@ -157,7 +157,8 @@ def _one_run(
             objective_out[where[done]] = objective.detach()[done]
         if last:
             break
-        assert grad is not None  # taken on every step but the last
+        if grad is None:  # taken on every step but the last
+            raise RuntimeError("pgd internal error: no gradient before the last step.")
         if plan.early_stop:
             keep = ~done
             x, clean, target, eps, step_size, where, grad = (

@@ -100,7 +100,8 @@ def _fooled(
                 "got a targeted attack. Use targeted=False."
             )
         fooled = run_attack(model, images, labels, plan, active=active).fooled
-        assert fooled is not None  # an active= mask makes run_attack evaluate the end points
+        if fooled is None:  # an active= mask makes run_attack evaluate the end points
+            raise RuntimeError("robust_accuracy internal error: the attack left no outcome.")
         return fooled
     if isinstance(attack, APGD):
         return apgd_fooled(model, images, labels, active, **config_kwargs(attack))

@@ -6,10 +6,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
+
+from shapebias._images import read_image
 
 __all__ = ["ImageArrayDataset", "ImageFileDataset"]
 
@@ -21,6 +21,9 @@ class ImageArrayDataset(Dataset):
 
     ``image`` is float32 ``(3, H, W)`` in ``[0, 1]`` (then ``transform`` if given),
     ``label`` a python int.
+
+    Shape:
+        Items: image ``(3, H, W)`` (before ``transform``).
 
     Attributes:
         data: ``uint8`` tensor ``(N, 3, H, W)``.
@@ -55,7 +58,11 @@ class ImageFileDataset(Dataset):
 
     Items are ``(image, label)``: ``image`` float32 ``(3, H, W)`` in ``[0, 1]`` (then
     ``transform`` if given; images of different sizes need a resizing transform before
-    default batching), ``label`` a python int.
+    default batching), ``label`` a python int. Files are decoded by the package's one
+    reader, :func:`shapebias._images.read_image`.
+
+    Shape:
+        Items: image ``(3, H, W)``, the file's size (before ``transform``).
 
     Attributes:
         samples: list of ``(path, label)``.
@@ -79,9 +86,7 @@ class ImageFileDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
         path, label = self.samples[index]
-        with Image.open(path) as file:
-            array = np.array(file.convert("RGB"))
-        image = torch.from_numpy(array).permute(2, 0, 1).float().div_(255.0)
+        image = read_image(path)
         if self.transform is not None:
             image = self.transform(image)
         return image, label

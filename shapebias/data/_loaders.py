@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from shapebias._images import IMAGE_EXTENSIONS, image_files
+from shapebias._seeds import derive_seed
 from shapebias._validation import check_callable, check_choice, check_int, check_real
 from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset, Transform
 
 __all__ = ["IMAGE_EXTENSIONS", "caltech256", "cifar10", "image_folder", "tiny_imagenet"]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
-"""File endings :func:`image_folder` accepts by default (case-insensitive)."""
 
 _CIFAR_LAYOUT = (
     "cifar-10-batches-py/ with data_batch_1 ... data_batch_5, test_batch and batches.meta "
@@ -59,11 +59,6 @@ def _check_transform(transform: Any) -> Transform | None:
     return None if transform is None else check_callable(transform, "transform")
 
 
-def _image_files(folder: Path, extensions: Sequence[str]) -> list[Path]:
-    endings = tuple(e.lower() for e in extensions)
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in endings and p.is_file())
-
-
 def _read_pickle(path: Path) -> dict[Any, Any]:
     with open(_require(path, _CIFAR_LAYOUT), "rb") as file:
         content = pickle.load(file, encoding="latin1")
@@ -89,6 +84,9 @@ def cifar10(
     Returns:
         ImageArrayDataset: items ``(image, label)``, image float32 ``(3, 32, 32)`` in
         ``[0, 1]``; ``.classes`` holds the names from ``batches.meta``.
+
+    Shape:
+        Items: image ``(3, 32, 32)`` (before ``transform``), label an int.
 
     Raises:
         FileNotFoundError: a missing folder or batch file (named in the message).
@@ -136,6 +134,9 @@ def tiny_imagenet(
         ImageFileDataset: items ``(image, label)``; ``.classes`` holds the WordNet ids.
         Some Tiny ImageNet images are grayscale; they are converted to RGB.
 
+    Shape:
+        Items: image ``(3, 64, 64)`` (before ``transform``), label an int.
+
     Raises:
         FileNotFoundError: a missing file or folder (named in the message).
         ValueError: an annotation naming an unknown WordNet id.
@@ -153,8 +154,10 @@ def tiny_imagenet(
         samples = [
             (path, index[wnid])
             for wnid in classes
-            for path in _image_files(
-                _require(folder / "train" / wnid / "images", _TINY_LAYOUT), (".jpeg",)
+            for path in image_files(
+                _require(folder / "train" / wnid / "images", _TINY_LAYOUT),
+                (".jpeg",),
+                recursive=True,
             )
         ]
     else:
@@ -190,9 +193,9 @@ def caltech256(
 ) -> ImageFileDataset:
     """Caltech-256 with a seeded, stratified train/test split.
 
-    Caltech-256 ships without a split. Each class's files (sorted by name) are
-    permuted by a generator seeded with ``(seed, class index)``, and the first
-    ``round(test_fraction * n)`` (at least 1, at most ``n - 1``) go to ``test``, the
+    Caltech-256 ships without a split. Each class's files (sorted by name) are permuted
+    by a generator seeded with ``derive_seed(seed, "caltech256", class index)``, and the
+    first ``round(test_fraction * n)`` (at least 1, at most ``n - 1``) go to ``test``, the
     rest to ``train``; so the split is reproducible, every class is in both parts,
     and the two parts never overlap.
 
@@ -210,6 +213,9 @@ def caltech256(
 
     Returns:
         ImageFileDataset: items ``(image, label)``; ``.classes`` holds the folder names.
+
+    Shape:
+        Items: image ``(3, H, W)``, each file's own size (before ``transform``).
 
     Raises:
         FileNotFoundError: the folder is missing or holds no class folders.
@@ -231,13 +237,14 @@ def caltech256(
         class_dirs = [d for d in class_dirs if not d.name.endswith(".clutter")]
     samples = []
     for label, class_dir in enumerate(class_dirs):
-        files = _image_files(class_dir, (".jpg", ".jpeg"))
+        files = image_files(class_dir, (".jpg", ".jpeg"), recursive=True)
         if len(files) < 2:
             raise ValueError(
                 f"{class_dir} holds {len(files)} .jpg images; a class needs at least 2 to be "
                 "split into train and test."
             )
-        order = np.random.default_rng([seed, label]).permutation(len(files))
+        rng = np.random.default_rng(derive_seed(seed, "caltech256", label))
+        order = rng.permutation(len(files))
         num_test = min(max(round(test_fraction * len(files)), 1), len(files) - 1)
         chosen = order[:num_test] if split == "test" else order[num_test:]
         samples += [(files[i], label) for i in sorted(chosen)]
@@ -259,7 +266,8 @@ def image_folder(
 ) -> ImageFileDataset:
     """Any folder of class sub-folders, as :class:`torchvision.datasets.ImageFolder` reads it.
 
-    Classes are the sorted sub-folder names; images are found recursively in each.
+    Classes are the sorted sub-folder names; images are found recursively in each and
+    decoded by the package's one image reader (RGB, float32 ``v / 255``).
 
     Args:
         root: the folder holding one sub-folder per class.
@@ -268,6 +276,9 @@ def image_folder(
 
     Returns:
         ImageFileDataset: items ``(image, label)``; ``.classes`` holds the folder names.
+
+    Shape:
+        Items: image ``(3, H, W)``, each file's own size (before ``transform``).
 
     Raises:
         FileNotFoundError: ``root`` is missing, holds no class folders, or a class folder
@@ -284,7 +295,7 @@ def image_folder(
     class_dirs = _class_dirs(folder, _FOLDER_LAYOUT)
     samples = []
     for label, class_dir in enumerate(class_dirs):
-        files = _image_files(class_dir, extensions)
+        files = image_files(class_dir, extensions, recursive=True)
         if not files:
             raise FileNotFoundError(
                 f"class folder {class_dir} holds no image with an ending in {tuple(extensions)}. "

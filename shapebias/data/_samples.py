@@ -59,6 +59,9 @@ def sample_images(
         A dict ``name -> (3, H, W)`` float32 tensor in ``[0, 1]`` (fresh tensors; changing
         them does not change later calls).
 
+    Shape:
+        Each value ``(3, size, size)``, or the picture's own ``(3, H, W)`` without ``size``.
+
     Raises:
         ValueError: an unknown name or ``size < 1``.
 

@@ -445,8 +445,14 @@ class ShapeTextureDataset(Dataset):
             image = fill
         else:
             # _sample_spec sets every object field whenever it sets a shape
-            assert spec.background_texture is not None and spec.background_colour is not None
-            assert spec.centre is not None and spec.radius is not None and spec.rotation is not None
+            if (
+                spec.background_texture is None
+                or spec.background_colour is None
+                or spec.centre is None
+                or spec.radius is None
+                or spec.rotation is None
+            ):
+                raise RuntimeError(f"ShapeTextureDataset internal error: incomplete {spec}.")
             background_texture = render_texture(spec.background_texture, size, rng, cycles=cycles)
             image = _layer(spec.background_colour, background_texture, contrast)
             x, y = pixel_grid(size)

@@ -11,9 +11,10 @@ from typing import Any
 import torch
 from torchvision.transforms.v2 import functional as F
 
+from shapebias._images import IMAGE_EXTENSIONS, image_files
 from shapebias._validation import check_int
 from shapebias.data._datasets import ImageFileDataset, Transform
-from shapebias.data._loaders import IMAGE_EXTENSIONS, _check_transform, _image_files, _require
+from shapebias.data._loaders import _check_transform, _require
 
 __all__ = [
     "CATEGORIES_16",
@@ -108,7 +109,7 @@ def _category_dirs(folder: Path, categories: tuple[str, ...], layout: str) -> li
 
 
 def _files(folder: Path, extensions: Sequence[str], layout: str) -> list[Path]:
-    files = _image_files(folder, extensions)
+    files = image_files(folder, extensions, recursive=True)
     if not files:
         raise FileNotFoundError(
             f"{folder} holds no image with an ending in {tuple(extensions)}. "

@@ -75,6 +75,9 @@ class AdaIN(nn.Module):
     Build it with :func:`load_adain`; move it with ``.to(device, dtype)`` like any
     module. ``forward(content, style, alpha)`` is :func:`stylize` with ``method="adain"``
     minus the input checks.
+
+    Shape:
+        ``content (N, 3, H, W)``, ``style (N or 1, 3, H', W') -> (N, 3, H, W)``.
     """
 
     def __init__(self, encoder: nn.Sequential, decoder: nn.Sequential) -> None:
@@ -96,7 +99,7 @@ class AdaIN(nn.Module):
 
     def check_inputs(self, content: torch.Tensor, style: torch.Tensor, alpha: Any) -> float:
         """Check device/dtype against the weights; return ``alpha``."""
-        check_batch_like(style, content, "style", same_size=False)
+        check_batch_like(style, content, "style", same_size=False, images_name="content")
         weight = self.decoder[-1].weight
         if weight.device != content.device or weight.dtype != content.dtype:
             raise ValueError(

@@ -10,13 +10,22 @@ import torch
 from shapebias._validation import check_generator, check_images, check_real
 
 __all__ = [
+    "TRUNCATE",
     "check_batch_like",
+    "check_distortion_inputs",
     "check_fraction",
     "check_out",
-    "check_random_inputs",
+    "check_sigma",
+    "kernel_radius",
     "per_image_or_batch",
     "pick_generator",
+    "working_precision",
 ]
+
+
+#: Gaussian kernels are truncated at this many standard deviations (as scipy.ndimage's
+#: ``gaussian_filter``, which scikit-image's Canny uses).
+TRUNCATE = 4.0
 
 
 def check_fraction(value: Any, name: str) -> float:
@@ -25,28 +34,66 @@ def check_fraction(value: Any, name: str) -> float:
 
 
 def check_batch_like(
-    other: Any, images: torch.Tensor, name: str, *, same_size: bool = True
+    other: Any,
+    images: torch.Tensor,
+    name: str,
+    *,
+    same_size: bool = True,
+    images_name: str = "images",
 ) -> None:
     """Check a second image batch against ``images``: same device, dtype, channels (and size).
 
-    Its batch size must be 1 (broadcast) or equal to ``images``' batch size.
+    Its batch size must be 1 (broadcast) or equal to ``images``' batch size. Messages call
+    the two ``name`` and ``images_name``.
     """
     check_images(other, name)
     n, c, h, w = images.shape
     if other.device != images.device or other.dtype != images.dtype:
         raise ValueError(
-            f"{name} is a {other.dtype} tensor on {other.device} but images are {images.dtype} "
-            f"on {images.device}; convert it with {name}.to(images)."
+            f"{name} is a {other.dtype} tensor on {other.device} but {images_name} is "
+            f"{images.dtype} on {images.device}; convert it with {name}.to({images_name})."
         )
     if other.shape[0] not in (1, n) or other.shape[1] != c:
         raise ValueError(
-            f"{name} must have shape (1 or {n}, {c}, H, W) to pair with images of shape "
+            f"{name} must have shape (1 or {n}, {c}, H, W) to pair with {images_name} of shape "
             f"{tuple(images.shape)}, got {tuple(other.shape)}."
         )
     if same_size and other.shape[-2:] != (h, w):
         raise ValueError(
-            f"{name} must have the images' size {h}x{w}, got {other.shape[-2]}x{other.shape[-1]}."
+            f"{name} must have the size of {images_name}, {h}x{w}, got "
+            f"{other.shape[-2]}x{other.shape[-1]}."
         )
+
+
+def kernel_radius(sigma: float) -> int:
+    """Half-width in pixels of a Gaussian kernel truncated at :data:`TRUNCATE` sigmas."""
+    return int(TRUNCATE * sigma + 0.5)
+
+
+def check_sigma(sigma: float, images: torch.Tensor, *, mirror: bool) -> None:
+    """Refuse a (checked, finite) Gaussian ``sigma`` whose kernel is wider than the images.
+
+    With ``mirror`` padding the kernel radius must be below ``min(H, W)`` (the pad
+    reflects inside the image); otherwise (Canny's smoothing) it may reach ``max(H, W)``,
+    beyond which the blurred image is flat anyway. Called before any kernel is built, so
+    a huge ``sigma`` is an error, not a many-gigabyte allocation.
+    """
+    radius, (height, width) = kernel_radius(sigma), images.shape[-2:]
+    limit = min(height, width) - 1 if mirror else max(height, width)
+    if radius > limit:
+        raise ValueError(
+            f"sigma={sigma:g} needs a {2 * radius + 1}-pixel Gaussian kernel, too wide for "
+            f"images of size {height}x{width}; use sigma < {(limit + 0.5) / TRUNCATE:.3g}"
+            + (" (for a stronger low-pass, an ideal filter: radius=...)." if mirror else ".")
+        )
+
+
+def working_precision(images: torch.Tensor) -> torch.Tensor:
+    """``images`` in float32 if they are float16/bfloat16 (FFTs and optimisers need it), else as is.
+
+    Callers cast their result back with ``.to(images.dtype)``.
+    """
+    return images.float() if images.dtype in (torch.float16, torch.bfloat16) else images
 
 
 def pick_generator(
@@ -63,9 +110,14 @@ def per_image_or_batch(fn: Callable[..., torch.Tensor], images: Any, *args: Any,
     return fn(images, *args, **kwargs)
 
 
-def check_random_inputs(images: Any, generator: Any) -> None:
-    """The checks every random distortion runs first."""
-    check_images(images)
+def check_distortion_inputs(images: Any, generator: Any, name: str = "images") -> None:
+    """The checks every distortion runs first: the images and the ``generator``.
+
+    Every distortion takes ``generator=None`` keyword-only so that callers
+    (:class:`~shapebias.distortions.DistortedDataset`, ``distortion_accuracy``) pass it
+    without looking at signatures; deterministic ones check it and ignore it.
+    """
+    check_images(images, name)
     check_generator(generator, images)
 
 

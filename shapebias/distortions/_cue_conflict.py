@@ -76,6 +76,11 @@ def cue_conflict(
     Returns:
         :class:`CueConflict` ``(images, shape_labels, texture_labels)``.
 
+    Shape:
+        ``shape_images (N, C, H, W)``, ``texture_images (M, C, H', W')`` ->
+        ``images (N', C, H, W)``, labels ``(N',)``; ``N' = N`` except for ``"zip"`` with
+        ``drop_same_class``.
+
     Raises:
         ValueError: mismatched batch sizes for ``"zip"``, a shape image with no texture
             of another class, bad labels, or anything :func:`stylize` rejects.

@@ -2,31 +2,37 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from shapebias._seeds import seeded_generator
 from shapebias._validation import check_callable, check_int
+from shapebias.distortions._protocol import apply_distortion
 
 __all__ = ["DistortedDataset", "item_generator"]
 
 
 def item_generator(seed: int, index: int, device: torch.device | str = "cpu") -> torch.Generator:
-    """A generator seeded from ``(seed, index)`` by NumPy's SeedSequence hash."""
-    state = np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0]
-    return torch.Generator(device=device).manual_seed(int(state) >> 1)
+    """The generator of item ``index``: seeded with ``derive_seed(seed, index)``.
 
+    Args:
+        seed: the dataset's seed.
+        index: the item's index.
+        device: where the generator lives (the image's device).
 
-def _accepts_generator(fn: Callable[..., Any]) -> bool:
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == "generator" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    Returns:
+        A fresh :class:`torch.Generator`; equal arguments give equal streams.
+
+    Example:
+        >>> from shapebias.distortions import item_generator
+        >>> a, b = item_generator(0, 3), item_generator(0, 3)
+        >>> a.initial_seed() == b.initial_seed() != item_generator(0, 4).initial_seed()
+        True
+    """
+    return seeded_generator(seed, index, device=device)
 
 
 class DistortedDataset(Dataset):
@@ -35,20 +41,25 @@ class DistortedDataset(Dataset):
     Item ``i``'s distortion gets its own generator seeded from ``(seed, i)``, so the
     distorted image depends only on ``seed`` and ``i``: not on the DataLoader's batch
     size, shuffling, ``num_workers`` or which items were read before. The distortion is
-    called on a batch of one, ``distortion(image[None], generator=g)[0]`` (without
-    ``generator`` if its signature has none), so plain functions such as
-    ``functools.partial(saturate, p=8)`` and the Module twins both work.
+    always called on a batch of one as ``distortion(image[None], generator=g)[0]``: every
+    function and Module of :mod:`shapebias.distortions` takes ``generator=`` (the
+    deterministic ones ignore it), so ``functools.partial(saturate, p=8)`` and
+    ``Saturate(8)`` work alike; your own callable must accept it too
+    (``lambda x, generator=None: ...``).
 
     Args:
         dataset: any map-style dataset whose items are an image tensor ``(C, H, W)`` in
             ``[0, 1]`` or a tuple/list whose first element is one (labels and any other
             fields pass through unchanged).
-        distortion: callable ``(1, C, H, W) -> (1, C, H, W)``.
+        distortion: callable ``(images (1, C, H, W), *, generator) -> (1, C, H, W)``.
         seed: non-negative int.
 
+    Shape:
+        Items keep their image's shape ``(C, H, W)``.
+
     Raises:
-        TypeError: ``distortion`` is not callable, ``seed`` not an int, or an item's
-            image is not a tensor.
+        TypeError: ``distortion`` is not callable or does not accept ``generator=``,
+            ``seed`` not an int, or an item's image is not a tensor.
         ValueError: ``seed < 0``.
 
     Example:
@@ -66,7 +77,6 @@ class DistortedDataset(Dataset):
         self.dataset = dataset
         self.distortion = check_callable(distortion, "distortion")
         self.seed = check_int(seed, "seed", low=0)
-        self._pass_generator = _accepts_generator(distortion)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -77,10 +87,9 @@ class DistortedDataset(Dataset):
                 f"dataset[{index}] must give an image tensor (C, H, W) (alone or first in a "
                 f"tuple), got {type(image).__name__}; add a ToTensor-like transform."
             )
-        kwargs = {}
-        if self._pass_generator:
-            kwargs["generator"] = item_generator(self.seed, index, image.device)
-        return self.distortion(image.unsqueeze(0), **kwargs).squeeze(0)
+        generator = item_generator(self.seed, index, image.device)
+        distorted = apply_distortion(self.distortion, image.unsqueeze(0), generator, "distortion")
+        return distorted.squeeze(0)
 
     def __getitem__(self, index: int) -> Any:
         item = self.dataset[index]

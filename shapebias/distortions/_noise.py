@@ -9,10 +9,11 @@ from torch import nn
 
 from shapebias._validation import check_real
 from shapebias.distortions._checks import (
+    check_distortion_inputs,
     check_fraction,
-    check_random_inputs,
     per_image_or_batch,
     pick_generator,
+    working_precision,
 )
 from shapebias.distortions._fourier import recombine, self_conjugate_mask
 
@@ -37,6 +38,9 @@ def uniform_noise(
     Returns:
         Noisy images, same shape, dtype and device.
 
+    Shape:
+        ``(N, C, H, W) -> (N, C, H, W)``.
+
     Raises:
         ValueError: ``width`` outside ``[0, 1]``.
 
@@ -51,7 +55,7 @@ def uniform_noise(
     References:
         Geirhos et al., "Generalisation in humans and deep neural networks", NeurIPS 2018.
     """
-    check_random_inputs(images, generator)
+    check_distortion_inputs(images, generator)
     width = check_fraction(width, "width")
     noise = torch.rand(images.shape, **_noise_source(generator, images))
     noise = noise.to(images.device).mul_(2 * width).sub_(width)
@@ -66,7 +70,8 @@ def phase_scramble(
     The amplitude spectrum is kept; the same phase noise is used for every channel of an
     image (so colours stay aligned) and it is antisymmetric over the spectrum, so the
     result is real without discarding anything. ``width = pi`` randomises the phase fully.
-    The result is clipped to ``[0, 1]``.
+    The result is clipped to ``[0, 1]``. float16 and bfloat16 images are scrambled in
+    float32 and returned in their own dtype.
 
     Args:
         images: ``(N, C, H, W)`` floating images in ``[0, 1]``.
@@ -75,6 +80,9 @@ def phase_scramble(
 
     Returns:
         Phase-scrambled images, same shape, dtype and device.
+
+    Shape:
+        ``(N, C, H, W) -> (N, C, H, W)``.
 
     Raises:
         ValueError: ``width`` outside ``[0, pi]``.
@@ -89,21 +97,34 @@ def phase_scramble(
     References:
         Geirhos et al., "Generalisation in humans and deep neural networks", NeurIPS 2018.
     """
-    check_random_inputs(images, generator)
+    check_distortion_inputs(images, generator)
     width = check_real(width, "width", low=0.0, high=math.pi)
-    n, _, height, w = images.shape
+    work = working_precision(images)
+    n, _, height, w = work.shape
     # The phases of the FFT of real white noise are uniform on (-pi, pi] and
     # antisymmetric (phase(-k) = -phase(k)); scaling keeps the antisymmetry.
-    white = torch.randn((n, 1, height, w), **_noise_source(generator, images))
-    noise = torch.fft.rfft2(white.to(images.device)).angle().mul_(width / math.pi)
-    noise.masked_fill_(self_conjugate_mask(height, w, images.device), 0.0)
-    spectrum = torch.fft.rfft2(images)
+    white = torch.randn((n, 1, height, w), **_noise_source(generator, work))
+    noise = torch.fft.rfft2(white.to(work.device)).angle().mul_(width / math.pi)
+    noise.masked_fill_(self_conjugate_mask(height, w, work.device), 0.0)
+    spectrum = torch.fft.rfft2(work)
     scrambled = recombine(spectrum.abs(), spectrum.angle() + noise, (height, w))
-    return scrambled.clamp_(0, 1)
+    return scrambled.clamp_(0, 1).to(images.dtype)
 
 
 class UniformNoise(nn.Module):
-    """Module twin of :func:`uniform_noise`; ``forward(images, *, generator=None)``."""
+    """Module twin of :func:`uniform_noise`; ``forward(images, *, generator=None)``.
+
+    A ``generator`` given to ``forward`` overrides the one stored here.
+
+    Shape:
+        ``(N, C, H, W)`` or ``(C, H, W)``, kept.
+
+    Example:
+        >>> import torch
+        >>> from shapebias.distortions import UniformNoise
+        >>> UniformNoise(0.1)(torch.rand(3, 8, 8), generator=torch.Generator()).shape
+        torch.Size([3, 8, 8])
+    """
 
     def __init__(self, width: float, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
@@ -121,7 +142,19 @@ class UniformNoise(nn.Module):
 
 
 class PhaseScramble(nn.Module):
-    """Module twin of :func:`phase_scramble`; ``forward(images, *, generator=None)``."""
+    """Module twin of :func:`phase_scramble`; ``forward(images, *, generator=None)``.
+
+    A ``generator`` given to ``forward`` overrides the one stored here.
+
+    Shape:
+        ``(N, C, H, W)`` or ``(C, H, W)``, kept.
+
+    Example:
+        >>> import torch
+        >>> from shapebias.distortions import PhaseScramble
+        >>> PhaseScramble(1.0)(torch.rand(3, 8, 8), generator=torch.Generator()).shape
+        torch.Size([3, 8, 8])
+    """
 
     def __init__(self, width: float, *, generator: torch.Generator | None = None) -> None:
         super().__init__()

@@ -8,7 +8,11 @@ import torch
 from torch import nn
 
 from shapebias._validation import check_int
-from shapebias.distortions._checks import check_random_inputs, per_image_or_batch, pick_generator
+from shapebias.distortions._checks import (
+    check_distortion_inputs,
+    per_image_or_batch,
+    pick_generator,
+)
 
 __all__ = ["PatchShuffle", "patch_shuffle", "random_permutations"]
 
@@ -73,6 +77,10 @@ def patch_shuffle(
     Returns:
         Shuffled images, same dtype and device; same shape unless ``crop`` cut it.
 
+    Shape:
+        ``(N, C, H, W) -> (N, C, H, W)``; with ``crop``,
+        ``(N, C, H // grid * grid, W // grid * grid)``.
+
     Raises:
         ValueError: ``grid < 1``, larger than the image, or not dividing ``H``/``W``
             without ``crop``.
@@ -89,7 +97,7 @@ def patch_shuffle(
         Zhang & Zhu, "Interpreting Adversarially Trained Convolutional Neural Networks",
         ICML 2019, Sec. 4.1.
     """
-    check_random_inputs(images, generator)
+    check_distortion_inputs(images, generator)
     grid = _check_grid(grid, images, crop)
     images = _centre_crop(images, grid)
     n, channels, height, width = images.shape
@@ -121,6 +129,9 @@ class PatchShuffle(nn.Module):
     """Module twin of :func:`patch_shuffle`; accepts one image ``(C, H, W)`` or a batch.
 
     A ``generator`` given to ``forward`` overrides the one stored here.
+
+    Shape:
+        ``(N, C, H, W)`` or ``(C, H, W)``, kept (unless ``crop`` cuts it).
 
     Example:
         >>> import torch

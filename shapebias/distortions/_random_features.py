@@ -26,7 +26,7 @@ _BETAS = (0.9, 0.999)
 def random_filters(
     channels: int, *, generator: torch.Generator | None, like: torch.Tensor
 ) -> list[torch.Tensor]:
-    """He-scaled zero-mean Gaussian 5x5 filters for each layer of the random network."""
+    """He-scaled zero-mean Gaussian ``_KERNEL x _KERNEL`` (3x3) filters for each layer."""
     filters = []
     device = generator.device if generator is not None else like.device
     for width in _WIDTHS:

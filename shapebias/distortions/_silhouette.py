@@ -7,7 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from shapebias._validation import check_images, check_real
+from shapebias._validation import check_real
+from shapebias.distortions._checks import check_distortion_inputs
 
 __all__ = ["Silhouette", "silhouette"]
 
@@ -42,6 +43,7 @@ def silhouette(
     *,
     foreground: float = 0.0,
     background: float = 1.0,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Fill the object mask with ``foreground`` and everything else with ``background``.
 
@@ -55,9 +57,13 @@ def silhouette(
             the object.
         foreground: value of object pixels, in ``[0, 1]``.
         background: value of the other pixels, in ``[0, 1]``.
+        generator: accepted for the uniform distortion protocol and ignored.
 
     Returns:
         Silhouette images, same shape, dtype and device as ``images``.
+
+    Shape:
+        ``images (N, C, H, W)``, ``masks (N, H, W)`` or ``(N, 1, H, W) -> (N, C, H, W)``.
 
     Raises:
         TypeError: ``masks`` is not a bool or floating tensor.
@@ -77,7 +83,7 @@ def silhouette(
     References:
         Geirhos et al., "ImageNet-trained CNNs are biased towards texture", ICLR 2019.
     """
-    check_images(images)
+    check_distortion_inputs(images, generator)
     masks = _check_masks(masks, images)
     foreground = check_real(foreground, "foreground", low=0.0, high=1.0)
     background = check_real(background, "background", low=0.0, high=1.0)
@@ -89,6 +95,15 @@ class Silhouette(nn.Module):
     """Module twin of :func:`silhouette`, called as ``module(images, masks)``.
 
     Accepts one image ``(C, H, W)`` with a mask ``(H, W)`` or a batch.
+
+    Shape:
+        ``(N, C, H, W)`` with ``(N, H, W)`` masks, or ``(C, H, W)`` with ``(H, W)``; kept.
+
+    Example:
+        >>> import torch
+        >>> from shapebias.distortions import Silhouette
+        >>> Silhouette()(torch.rand(3, 4, 4), torch.ones(4, 4, dtype=torch.bool)).unique()
+        tensor([0.])
     """
 
     def __init__(self, *, foreground: float = 0.0, background: float = 1.0) -> None:
@@ -96,9 +111,23 @@ class Silhouette(nn.Module):
         self.foreground = check_real(foreground, "foreground", low=0.0, high=1.0)
         self.background = check_real(background, "background", low=0.0, high=1.0)
 
-    def forward(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        fill = {"foreground": self.foreground, "background": self.background}
-        if isinstance(images, torch.Tensor) and images.ndim == 3:
+    def forward(
+        self,
+        images: torch.Tensor,
+        masks: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Silhouettes of ``masks``; ``generator`` is accepted and ignored (deterministic)."""
+        single = isinstance(images, torch.Tensor) and images.ndim == 3
+        if single:
+            images = images.unsqueeze(0)
             masks = masks.unsqueeze(0) if isinstance(masks, torch.Tensor) else masks
-            return silhouette(images.unsqueeze(0), masks, **fill).squeeze(0)
-        return silhouette(images, masks, **fill)
+        filled = silhouette(
+            images,
+            masks,
+            foreground=self.foreground,
+            background=self.background,
+            generator=generator,
+        )
+        return filled.squeeze(0) if single else filled

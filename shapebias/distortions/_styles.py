@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shapebias._validation import check_images
+from shapebias._images import IMAGE_EXTENSIONS, image_files, read_image
+from shapebias._validation import check_generator, check_images
 
-__all__ = ["IMAGE_SUFFIXES", "StyleSource", "image_size", "resize_images"]
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+__all__ = ["StyleSource", "image_size", "resize_images"]
 
 
 def image_size(images: torch.Tensor) -> tuple[int, int]:
@@ -30,24 +28,16 @@ def resize_images(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return resized.clamp_(0, 1)
 
 
-def _read_image(path: Path) -> torch.Tensor:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        pixels = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
-
-
 def _read_folder(folder: Path) -> list[torch.Tensor]:
     if not folder.is_dir():
         raise ValueError(f"styles folder {os.fspath(folder)!r} does not exist or is not a folder.")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(folder)
     if not files:
         raise ValueError(
             f"styles folder {os.fspath(folder)!r} holds no image files "
-            f"({', '.join(IMAGE_SUFFIXES)})."
+            f"({', '.join(IMAGE_EXTENSIONS)})."
         )
-    return [_read_image(p) for p in files]
+    return [read_image(p) for p in files]
 
 
 class StyleSource:
@@ -58,7 +48,11 @@ class StyleSource:
             once, sorted by name, as RGB float32).
 
     Style images are resized (bilinear, antialiased) to the content's size and moved to
-    its device and dtype when drawn.
+    its device and dtype when drawn. Folders are read with the package's one image reader
+    and extension list (:data:`shapebias.data.IMAGE_EXTENSIONS`).
+
+    Shape:
+        ``draw(like)``: ``like (N, C, H, W) -> (N, C, H, W)``.
 
     Raises:
         TypeError: ``styles`` is neither a tensor nor a path.
@@ -111,4 +105,5 @@ class StyleSource:
 
     def draw(self, like: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """One style per image of ``like`` (``(N, C, H, W)``), chosen by ``generator``."""
+        check_generator(generator, like)
         return self.select(self.sample(like.shape[0], generator=generator), like)

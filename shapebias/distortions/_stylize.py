@@ -8,14 +8,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from shapebias._validation import check_choice, check_images, check_int, check_real
+from shapebias._validation import check_choice, check_int, check_real
 from shapebias.distortions._adain import AdaIN
 from shapebias.distortions._checks import (
     check_batch_like,
+    check_distortion_inputs,
     check_fraction,
-    check_random_inputs,
     per_image_or_batch,
     pick_generator,
+    working_precision,
 )
 from shapebias.distortions._fourier import recombine
 from shapebias.distortions._random_features import random_feature_stylize
@@ -103,12 +104,18 @@ def stylize(
         generator: random filters of ``"random_features"``.
 
     Returns:
-        Stylised images like ``content``, detached, in ``[0, 1]`` (clipped).
+        Stylised images like ``content``, detached, in ``[0, 1]`` (clipped). The weight-free
+        backends compute float16/bfloat16 batches in float32 and return their dtype; AdaIN
+        runs in the network's dtype, which must be the content's.
+
+    Shape:
+        ``content (N, C, H, W)``, ``style (N or 1, C, H', W') -> (N, C, H, W)``.
 
     Raises:
         TypeError: ``method="adain"`` without an :class:`AdaIN` network.
         ValueError: unknown ``method``, ``alpha`` outside ``[0, 1]``, a style batch that is
-            neither 1 nor ``N``, channel, device or dtype mismatches.
+            neither 1 nor ``N``, channel, device or dtype mismatches (messages name
+            ``content`` and ``style``).
 
     Example:
         >>> import torch
@@ -121,28 +128,31 @@ def stylize(
         Huang & Belongie, ICCV 2017 (AdaIN). Geirhos et al., ICLR 2019 (Stylized-ImageNet).
         Yang & Soatto, "FDA: Fourier Domain Adaptation", CVPR 2020 (amplitude swap).
     """
-    check_random_inputs(content, generator)
+    check_distortion_inputs(content, generator, "content")
     settings = _check_settings(method, alpha, steps, content_weight)
     network = _check_adain(adain, settings["method"])
     if network is not None:
         network.check_inputs(content, style, alpha)
         with torch.no_grad():
             return network(content, style, settings["alpha"])
-    check_batch_like(style, content, "style", same_size=False)
+    check_batch_like(style, content, "style", same_size=False, images_name="content")
+    work, style = working_precision(content.detach()), working_precision(style.detach())
     if settings["method"] == "fourier":
-        style = resize_images(style, image_size(content))
+        style = resize_images(style, image_size(work))
         with torch.no_grad():
-            return amplitude_swap(content, style, settings["alpha"]).clamp_(0, 1)
+            stylized = amplitude_swap(work, style, settings["alpha"]).clamp_(0, 1)
+        return stylized.to(content.dtype)
     if generator is None:
         generator = torch.Generator(device=content.device).manual_seed(0)
-    return random_feature_stylize(
-        content.detach(),
-        style.detach(),
+    stylized = random_feature_stylize(
+        work,
+        style,
         alpha=settings["alpha"],
         steps=settings["steps"],
         content_weight=settings["content_weight"],
         generator=generator,
     )
+    return stylized.to(content.dtype)
 
 
 class Stylize(nn.Module):
@@ -156,6 +166,9 @@ class Stylize(nn.Module):
 
     Accepts one image ``(C, H, W)`` or a batch; the AdaIN network, if any, is a submodule
     (``.to(device)`` moves it).
+
+    Shape:
+        ``(N, C, H, W)`` or ``(C, H, W)``, kept.
 
     Example:
         >>> import torch
@@ -185,7 +198,7 @@ class Stylize(nn.Module):
     def _stylize_batch(
         self, images: torch.Tensor, generator: torch.Generator | None
     ) -> torch.Tensor:
-        check_images(images)
+        check_distortion_inputs(images, generator)
         style = self.styles.draw(images, generator=generator)
         return stylize(images, style, adain=self.adain, generator=generator, **self.settings)
 

@@ -12,13 +12,12 @@ cost of ``O(cells)`` per replicate instead of ``O(N)``.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["Estimate", "derive_seed", "estimate", "resample_counts", "share"]
+__all__ = ["Estimate", "estimate", "resample_counts", "share"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,15 +50,6 @@ class Estimate:
             key: None if math.isnan(number) else number
             for key, number in dataclasses.asdict(self).items()
         }
-
-
-def derive_seed(seed: int, *keys: object) -> int:
-    """A 63-bit seed that depends only on ``seed`` and ``keys`` (stable across runs).
-
-    Python's ``hash`` of a string changes between processes; this does not.
-    """
-    text = "\x1f".join(str(part) for part in (seed, *keys))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
 
 
 def resample_counts(counts: np.ndarray, num_samples: int, seed: int) -> np.ndarray:

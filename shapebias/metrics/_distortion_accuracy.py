@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from shapebias._batches import iterate_batches
 from shapebias._distributed import gather_tensor, rank_and_world, shard_data
 from shapebias._precision import evaluation_autocast
+from shapebias._seeds import derive_seed, seeded_generator
 from shapebias._validation import (
     check_autocast,
     check_bool,
@@ -24,7 +23,8 @@ from shapebias._validation import (
     check_logits,
     check_model,
 )
-from shapebias.metrics._bootstrap import Estimate, derive_seed, estimate, resample_counts, share
+from shapebias.distortions._protocol import apply_distortion
+from shapebias.metrics._bootstrap import Estimate, estimate, resample_counts, share
 from shapebias.metrics._checks import check_bootstrap, require_samples
 from shapebias.metrics._tables import MISSING, check_results, format_estimate, markdown_table
 from shapebias.models import warn_if_train_mode
@@ -115,19 +115,21 @@ def distortion_accuracy(
     clean)``, never as a mean of per-batch ratios (which weighs small batches wrongly).
     Intervals are percentile bootstrap intervals over images (see :class:`Estimate`).
 
-    A distortion whose signature has a ``generator`` parameter (the Modules of
-    :mod:`shapebias.distortions`, ``patch_shuffle``, ...) gets its own
-    :class:`torch.Generator`, seeded from ``seed`` and the distortion's name, so a run is
-    reproducible bit for bit on CPU and adding a distortion does not change the others.
+    Every distortion is called as ``distortion(images, generator=g)`` with its own
+    :class:`torch.Generator` ``g``, seeded from ``seed`` and the distortion's name, so a
+    run is reproducible bit for bit on CPU and adding a distortion does not change the
+    others. All functions and Modules of :mod:`shapebias.distortions` take ``generator=``
+    (deterministic ones ignore it); a callable of your own must accept it too, e.g.
+    ``lambda x, generator=None: x.flip(-1)``.
     The random draws depend on the batching, so a different ``batch_size`` (or loader)
     gives different, equally valid, distorted images.
 
     Args:
         model: callable ``images -> logits``, normally in eval mode.
         data: a DataLoader (or iterable) of ``(images, labels)`` or a tuple of tensors.
-        distortions: test-set name -> callable mapping an image batch ``(N, C, H, W)`` in
-            ``[0, 1]`` to a distorted batch of the same shape, e.g.
-            ``{"saturated8": Saturate(8), "shuffled4": PatchShuffle(4)}``.
+        distortions: test-set name -> callable ``(images, *, generator) -> images``
+            mapping a batch ``(N, C, H, W)`` in ``[0, 1]`` to a distorted batch of the same
+            shape, e.g. ``{"saturated8": Saturate(8), "shuffled4": PatchShuffle(4)}``.
         batch_size: chunk size when ``data`` is a tuple of tensors.
         seed: seeds the distortions' generators and the bootstrap.
         confidence: coverage of the intervals.
@@ -150,8 +152,8 @@ def distortion_accuracy(
         A :class:`DistortionAccuracy` (``.to_dict()``, ``.to_markdown()``).
 
     Raises:
-        TypeError: ``distortions`` is not a mapping of names to callables, ``progress``
-            not a ``bool``.
+        TypeError: ``distortions`` is not a mapping of names to callables, a
+            distortion does not accept ``generator=``, or ``progress`` is not a ``bool``.
         ValueError: a distortion is named ``"clean"`` or returns a batch of another shape
             or outside ``[0, 1]``; empty data; any input check on images, labels, logits
             (NaN/inf logits included); ``num_bootstrap`` above ``MAX_BOOTSTRAP`` (10^6).
@@ -163,7 +165,7 @@ def distortion_accuracy(
         >>> model = small_cnn(3).eval()
         >>> data = (torch.rand(16, 3, 16, 16), torch.randint(0, 3, (16,)))
         >>> result = distortion_accuracy(
-        ...     model, data, {"flipped": lambda x: x.flip(-1)}, progress=False
+        ...     model, data, {"flipped": lambda x, generator=None: x.flip(-1)}, progress=False
         ... )
         >>> sorted(result.to_dict()["distortions"])
         ['flipped']
@@ -176,26 +178,27 @@ def distortion_accuracy(
     check_int(batch_size, "batch_size", low=1)
     check_bootstrap(confidence, num_bootstrap, seed)
     check_bool(progress, "progress")
-    appliers = _distortion_appliers(distortions)
+    distortions = _check_distortions(distortions)
     check_autocast(autocast)
     check_bool(distributed, "distributed")
     warn_if_train_mode(model, "distortion_accuracy")
     data, (rank, world) = shard_data(data, active=distributed), rank_and_world()
     generators: dict[str, torch.Generator] = {}
-    outcomes: dict[str, list[torch.Tensor]] = {CLEAN: [], **{name: [] for name in appliers}}
+    outcomes: dict[str, list[torch.Tensor]] = {CLEAN: [], **{name: [] for name in distortions}}
     batches = tqdm(
         iterate_batches(data, batch_size), desc="distortion accuracy", disable=not progress
     )
     with torch.no_grad():
         for images, labels in batches:
             outcomes[CLEAN].append(_right(model, images, labels, autocast))
-            for position, (name, apply) in enumerate(appliers.items()):
+            for position, (name, distortion) in enumerate(distortions.items()):
                 if name not in generators:
-                    generators[name] = torch.Generator(device=images.device)
                     split = distributed and world > 1
                     keys = ("distortion", position, name) + ((rank,) if split else ())
-                    generators[name].manual_seed(derive_seed(seed, *keys))
-                distorted = apply(images, generators[name])
+                    generators[name] = seeded_generator(seed, *keys, device=images.device)
+                distorted = apply_distortion(
+                    distortion, images, generators[name], f"distortions[{name!r}]"
+                )
                 _check_distorted(distorted, images, name)
                 outcomes[name].append(_right(model, distorted, labels, autocast))
     require_samples(len(outcomes[CLEAN]), "data")
@@ -238,14 +241,15 @@ def accuracy_table(
         >>> from shapebias.metrics import accuracy_table, distortion_accuracy
         >>> from shapebias.models import small_cnn
         >>> data = (torch.rand(8, 3, 16, 16), torch.randint(0, 3, (8,)))
+        >>> from shapebias.distortions import Saturate
         >>> runs = {
         ...     name: distortion_accuracy(
-        ...         small_cnn(3).eval(), data, {"flip": lambda x: x.flip(-1)}, progress=False
+        ...         small_cnn(3).eval(), data, {"saturated8": Saturate(8)}, progress=False
         ...     )
         ...     for name in ("standard", "pgd8")
         ... }
         >>> print(accuracy_table(runs).splitlines()[0])
-        | model | clean | flip |
+        | model | clean | saturated8 |
     """
     results = check_results(results, DistortionAccuracy, "distortion_accuracy")
     check_int(digits, "digits", low=0)
@@ -288,30 +292,14 @@ def _right(
     return logits.argmax(1) == labels
 
 
-def _accepts_generator(function: Callable[..., Any]) -> bool:
-    target = function.forward if isinstance(function, nn.Module) else function
-    try:
-        parameters = inspect.signature(target).parameters
-    except (TypeError, ValueError):  # builtins without a signature
-        return False
-    parameter = parameters.get("generator")
-    return parameter is not None and parameter.kind in (
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        inspect.Parameter.KEYWORD_ONLY,
-    )
-
-
-def _distortion_appliers(
-    distortions: Any,
-) -> dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]]:
-    """Validate ``distortions``; return name -> ``apply(images, generator)``."""
+def _check_distortions(distortions: Any) -> dict[str, Callable[..., torch.Tensor]]:
+    """Validate ``distortions``: a mapping of str names (not ``"clean"``) to callables."""
     if not isinstance(distortions, Mapping):
         raise TypeError(
             "distortions must be a dict mapping test-set names to callables "
-            f"(images -> images), got {type(distortions).__name__}. "
+            f"(images, *, generator -> images), got {type(distortions).__name__}. "
             'Example: {"saturated8": Saturate(8)}.'
         )
-    appliers = {}
     for name, function in distortions.items():
         if not isinstance(name, str):
             raise TypeError(f"distortions keys must be str names, got {name!r}.")
@@ -321,14 +309,7 @@ def _distortion_appliers(
                 "undistorted test set, which is always evaluated."
             )
         check_callable(function, f"distortions[{name!r}]")
-        appliers[name] = _applier(function)
-    return appliers
-
-
-def _applier(function: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-    if _accepts_generator(function):
-        return lambda images, generator: function(images, generator=generator)
-    return lambda images, generator: function(images)
+    return dict(distortions)
 
 
 def _check_distorted(distorted: Any, images: torch.Tensor, name: str) -> None:

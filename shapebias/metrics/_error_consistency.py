@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from shapebias.metrics._bootstrap import Estimate, derive_seed, estimate, resample_counts
+from shapebias._seeds import derive_seed
+from shapebias.metrics._bootstrap import Estimate, estimate, resample_counts
 from shapebias.metrics._checks import check_bootstrap, check_outcomes
 
 __all__ = ["ErrorConsistency", "error_consistency"]

@@ -20,8 +20,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from shapebias._seeds import derive_seed
 from shapebias._validation import check_choice, check_real
-from shapebias.metrics._bootstrap import Estimate, derive_seed, estimate
+from shapebias.metrics._bootstrap import Estimate, estimate
 from shapebias.metrics._checks import check_bootstrap
 
 __all__ = [

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from skimage.color import rgb2gray
-from skimage.feature import canny
 
 from shapebias._stats import rank_correlation
-from shapebias._validation import check_images, check_int, check_real
+from shapebias._validation import check_int
+from shapebias.distortions._edges import edge_map
 
 __all__ = ["concentration", "edge_alignment", "image_edges", "saliency_similarity"]
 
@@ -43,6 +41,17 @@ def _share_of_mass(magnitude: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return inside / total  # 0 / 0 = NaN for an all-zero map
 
 
+def _check_tolerance(tolerance: Any, images: torch.Tensor) -> int:
+    tolerance = check_int(tolerance, "tolerance", low=0)
+    size = max(images.shape[-2:])
+    if tolerance >= size:
+        raise ValueError(
+            f"tolerance must be below the image size {size} (beyond it every pixel lies within "
+            f"tolerance of every edge), got {tolerance}."
+        )
+    return tolerance
+
+
 def image_edges(
     images: torch.Tensor,
     *,
@@ -53,22 +62,33 @@ def image_edges(
 ) -> torch.Tensor:
     """Canny edges of each image, optionally widened by ``tolerance`` pixels.
 
-    Colour images are converted to luminance (``skimage.color.rgb2gray``), other channel
-    counts are averaged; then ``skimage.feature.canny`` runs on each ``[0, 1]`` grayscale
-    image. With the default thresholds (``None``) scikit-image uses 0.1 and 0.2 of the
-    image's value range for hysteresis on the gradient magnitude. ``tolerance > 0`` adds
-    every pixel within that many pixels (Chebyshev distance, a square neighbourhood) of an
-    edge, which forgives maps that peak just beside an edge.
+    The edge detector is the package's one Canny map,
+    :func:`shapebias.distortions._edges.edge_map` (behind
+    :func:`~shapebias.distortions.edges` too): scikit-image's ``canny`` on the BT.601
+    luminance of each image (a copy of single-channel images), with hysteresis
+    thresholds 0.1 and 0.2 on the gradient magnitude unless given. The default
+    ``sigma = 1`` keeps the finer edges a saliency map can follow (the
+    :func:`~shapebias.distortions.edges` stimuli default to 2, the object's outline).
+    ``tolerance > 0`` adds every pixel within that many pixels (Chebyshev distance, a
+    square neighbourhood) of an edge, which forgives maps that peak just beside an edge.
 
     Args:
-        images: ``(N, C, H, W)`` in ``[0, 1]``.
-        sigma: standard deviation of the Gaussian smoothing before edge detection.
-        low_threshold: hysteresis lower bound, see ``skimage.feature.canny``.
-        high_threshold: hysteresis upper bound.
-        tolerance: dilation radius in pixels.
+        images: ``(N, C, H, W)`` in ``[0, 1]``, ``C`` in ``{1, 3}``.
+        sigma: standard deviation of the Gaussian smoothing before edge detection,
+            finite, ``> 0`` and with a 4-sigma radius of at most ``max(H, W)``.
+        low_threshold: hysteresis lower bound, see :func:`~shapebias.distortions.edges`.
+        high_threshold: hysteresis upper bound, ``>= low_threshold``.
+        tolerance: dilation radius in pixels, below ``max(H, W)``.
 
     Returns:
         Bool ``(N, H, W)`` on the images' device.
+
+    Shape:
+        ``(N, C, H, W) -> (N, H, W)``.
+
+    Raises:
+        ValueError: bad images, ``C`` not 1 or 3, a ``sigma``, threshold or ``tolerance``
+            out of range (inconsistent thresholds are named with their values).
 
     Example:
         >>> import torch
@@ -79,16 +99,8 @@ def image_edges(
         >>> bool(edges[0, 4:12, 4:12].any()), bool(edges[0, 7:9, 7:9].any())
         (True, False)
     """
-    check_images(images)
-    check_real(sigma, "sigma", low=0.0)
-    check_int(tolerance, "tolerance", low=0)
-    pixels = images.detach().cpu().double().numpy()
-    gray = rgb2gray(pixels.transpose(0, 2, 3, 1)) if pixels.shape[1] == 3 else pixels.mean(1)
-    edges = np.stack(
-        [canny(g, sigma=sigma, low_threshold=low_threshold, high_threshold=high_threshold)
-         for g in gray]
-    )  # fmt: skip
-    mask = torch.from_numpy(edges).to(images.device)
+    mask = edge_map(images, sigma=sigma, low_threshold=low_threshold, high_threshold=high_threshold)
+    tolerance = _check_tolerance(tolerance, images)
     if tolerance:
         widened = F.max_pool2d(mask[:, None].float(), 2 * tolerance + 1, 1, tolerance)
         mask = widened[:, 0] > 0
@@ -124,8 +136,12 @@ def edge_alignment(
     Returns:
         ``(N,)`` shares in ``[0, 1]`` (NaN for an all-zero map), saliency's dtype and device.
 
+    Shape:
+        ``saliency (N, C, H, W)`` or ``(N, H, W)``, ``images (N, C, H, W) -> (N,)``.
+
     Raises:
-        ValueError: maps and images differ in ``N``, ``H`` or ``W``; bad maps or images.
+        ValueError: maps and images differ in ``N``, ``H`` or ``W``; bad maps or images;
+            anything :func:`image_edges` refuses.
 
     Example:
         >>> import torch
@@ -141,17 +157,16 @@ def edge_alignment(
         ICML 2019.
     """
     magnitude = _magnitude(saliency, "saliency")
-    check_images(images)
+    edges = image_edges(
+        images, sigma=sigma, low_threshold=low_threshold, high_threshold=high_threshold,
+        tolerance=tolerance,
+    )  # fmt: skip
     if magnitude.shape != (images.shape[0], *images.shape[2:]):
         raise ValueError(
             f"saliency must have one (H, W) map per image, {(images.shape[0], *images.shape[2:])}"
             f" after summing channels, got {tuple(saliency.shape)} for images of shape "
             f"{tuple(images.shape)}."
         )
-    edges = image_edges(
-        images, sigma=sigma, low_threshold=low_threshold, high_threshold=high_threshold,
-        tolerance=tolerance,
-    )  # fmt: skip
     return _share_of_mass(magnitude, edges.to(saliency.device, magnitude.dtype))
 
 
@@ -168,6 +183,9 @@ def concentration(saliency: torch.Tensor) -> torch.Tensor:
 
     Returns:
         ``(N,)`` in ``[0, 1)`` (NaN for an all-zero map), saliency's dtype and device.
+
+    Shape:
+        ``(N, C, H, W)`` or ``(N, H, W) -> (N,)``.
 
     Example:
         >>> import torch
@@ -196,11 +214,19 @@ def saliency_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         a: ``(N, C, H, W)`` or ``(N, H, W)``.
         b: the same ``N``, ``H``, ``W``.
 
+    A constant map (all pixels of equal magnitude, e.g. an all-zero gradient) has no
+    ranking, so its correlation is undefined: such maps are refused, naming the images,
+    rather than returned as NaN that would silently drop out of (or poison) an average.
+
     Returns:
-        ``(N,)`` in ``[-1, 1]``; NaN for an image where either map is constant.
+        ``(N,)`` in ``[-1, 1]``, ``a``'s dtype and device.
+
+    Shape:
+        ``a``, ``b``: ``(N, C, H, W)`` or ``(N, H, W)`` (each its own) ``-> (N,)``.
 
     Raises:
-        ValueError: shapes differ after the channel reduction.
+        ValueError: shapes differ after the channel reduction; a map of ``a`` or ``b`` is
+            constant.
 
     Example:
         >>> import torch
@@ -216,4 +242,18 @@ def saliency_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
             f"{tuple(b.shape)} ({tuple(first.shape)} and {tuple(second.shape)} after "
             "summing channels)."
         )
+    for name, magnitude in (("a", first), ("b", second)):
+        _refuse_constant(magnitude, name)
     return rank_correlation(first, second)
+
+
+def _refuse_constant(magnitude: torch.Tensor, name: str) -> None:
+    flat = magnitude.flatten(1)
+    constant = (flat.amax(1) == flat.amin(1)).nonzero().flatten().tolist()
+    if constant:
+        shown = ", ".join(map(str, constant[:5])) + (", ..." if len(constant) > 5 else "")
+        raise ValueError(
+            f"{name} holds constant maps (images {shown}): a rank correlation is undefined "
+            "without a ranking. Compare only images whose maps vary, e.g. keep = "
+            f"{name}.flatten(1).std(1) > 0."
+        )

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from shapebias._batches import iterate_batches
 from shapebias._distributed import gather_tensor, shard_data
 from shapebias._precision import evaluation_autocast
+from shapebias._seeds import derive_seed
 from shapebias._validation import (
     check_autocast,
     check_bool,
@@ -20,7 +21,7 @@ from shapebias._validation import (
     check_logits,
     check_model,
 )
-from shapebias.metrics._bootstrap import Estimate, derive_seed, estimate, resample_counts, share
+from shapebias.metrics._bootstrap import Estimate, estimate, resample_counts, share
 from shapebias.metrics._checks import CUE_CONFLICT_LABELS, check_bootstrap, require_samples
 from shapebias.metrics._class_map import check_class_map, mean_by_group, member_index
 from shapebias.metrics._tables import MISSING, check_results, format_estimate, markdown_table

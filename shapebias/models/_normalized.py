@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from shapebias._validation import check_module
+
 __all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "IMAGENET_MEAN", "IMAGENET_STD", "NormalizedModel"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -67,8 +69,7 @@ class NormalizedModel(nn.Module):
         std: Sequence[float] | torch.Tensor,
     ) -> None:
         super().__init__()
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+        check_module(model)
         mean_vector = _as_channel_vector(mean, "mean")
         std_vector = _as_channel_vector(std, "std")
         if mean_vector.shape != std_vector.shape:

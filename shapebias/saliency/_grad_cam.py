@@ -8,9 +8,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shapebias._validation import check_bool, check_finite_gradient, check_images, check_logits
+from shapebias._validation import (
+    check_bool,
+    check_finite_gradient,
+    check_images,
+    check_logits,
+    check_module,
+)
 from shapebias.models import warn_if_train_mode
-from shapebias.saliency._hooks import check_module_model, forward_hooks, resolve_layer
+from shapebias.saliency._hooks import HOOKS, forward_hooks, resolve_layer
 from shapebias.saliency._targets import check_output, check_target, objective
 
 __all__ = ["grad_cam"]
@@ -107,7 +113,7 @@ def grad_cam(
         Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via
         Gradient-based Localization", ICCV 2017.
     """
-    check_module_model(model, "grad_cam")
+    check_module(model, user="grad_cam", reason=HOOKS)
     check_images(images)
     target_t = check_target(target, images)
     output = check_output(output)

@@ -7,9 +7,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from shapebias._validation import check_images
+from shapebias._validation import check_images, check_module
 from shapebias.models import warn_if_train_mode
-from shapebias.saliency._hooks import check_module_model, forward_hooks
+from shapebias.saliency._hooks import HOOKS, forward_hooks
 from shapebias.saliency._targets import check_output, check_target, input_gradient
 
 __all__ = ["guided_backprop"]
@@ -81,7 +81,7 @@ def guided_backprop(
         Springenberg et al., "Striving for Simplicity: The All Convolutional Net",
         ICLR workshop 2015.
     """
-    check_module_model(model, "guided_backprop")
+    check_module(model, user="guided_backprop", reason=HOOKS)
     check_images(images)
     target_t = check_target(target, images)
     output = check_output(output)

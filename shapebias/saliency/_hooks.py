@@ -8,17 +8,11 @@ from typing import Any
 
 from torch import nn
 
-__all__ = ["check_module_model", "forward_hooks", "resolve_layer"]
+__all__ = ["HOOKS", "forward_hooks", "resolve_layer"]
 
 
-def check_module_model(model: Any, what: str) -> nn.Module:
-    """Hooks need modules: ``model`` must be an ``nn.Module``."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"{what} needs model to be a torch.nn.Module (it registers hooks on its "
-            f"submodules), got {type(model).__name__}."
-        )
-    return model
+HOOKS = "it registers hooks on its submodules"
+"""Why the hook-based methods need an ``nn.Module``, for :func:`check_module`'s message."""
 
 
 def resolve_layer(model: nn.Module, layer: Any) -> nn.Module:

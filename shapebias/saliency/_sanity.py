@@ -12,9 +12,15 @@ import torch
 from torch import nn
 
 from shapebias._stats import rank_correlation
-from shapebias._validation import check_bool, check_generator, check_images, check_real
+from shapebias._validation import (
+    check_bool,
+    check_generator,
+    check_images,
+    check_module,
+    check_real,
+)
 from shapebias.saliency._chunking import resolve_batch_size
-from shapebias.saliency._hooks import check_module_model
+from shapebias.saliency._hooks import HOOKS
 from shapebias.saliency._methods import call_rewound, check_method_kwargs, resolve_method
 from shapebias.saliency._targets import check_target, predict
 
@@ -176,7 +182,7 @@ def model_randomization_test(
     References:
         Adebayo et al., "Sanity Checks for Saliency Maps", NeurIPS 2018.
     """
-    check_module_model(model, "model_randomization_test")
+    check_module(model, user="model_randomization_test", reason=HOOKS)
     check_images(images)
     target_t = check_target(target, images)
     saliency_fn = resolve_method(method)

@@ -10,23 +10,12 @@ from torch import nn
 
 __all__ = [
     "check_loss_value",
-    "check_module",
     "check_optimizer",
     "check_optimizer_owns",
     "check_plain",
 ]
 
 _PLAIN = (str, int, float, bool, type(None))
-
-
-def check_module(model: Any, name: str = "model") -> nn.Module:
-    """Check that ``model`` is an ``nn.Module`` (training needs parameters and a state dict)."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"{name} must be a torch.nn.Module with trainable parameters, got "
-            f"{type(model).__name__}. Wrap plain callables in an nn.Module."
-        )
-    return model
 
 
 def check_loss_value(value: Any) -> torch.Tensor:

@@ -23,7 +23,9 @@ from shapebias._validation import (
     check_int,
     check_labels,
     check_logits,
+    check_module,
 )
+from shapebias._version import __version__
 from shapebias.attacks import robust_accuracy
 from shapebias.models import eval_mode, holds_stack, train_mode
 from shapebias.training._callbacks import Callback, TrainingState
@@ -41,7 +43,6 @@ from shapebias.training._checkpoint import (
 )
 from shapebias.training._checks import (
     check_loss_value,
-    check_module,
     check_optimizer,
     check_optimizer_owns,
 )
@@ -371,8 +372,6 @@ def _evaluate(run: _Run) -> dict[str, float]:
 
 
 def _checkpoint_record(run: _Run, state: TrainingState, global_step: int) -> dict[str, Any]:
-    import shapebias
-
     return {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -389,7 +388,7 @@ def _checkpoint_record(run: _Run, state: TrainingState, global_step: int) -> dic
             for callback in run.callbacks
         ],
         "world_size": rank_and_world()[1],
-        "library_version": shapebias.__version__,
+        "library_version": __version__,
     }
 
 

@@ -9,8 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from shapebias._validation import check_module
+from shapebias._version import __version__
 from shapebias.training._checkpoint import atomic_save, load_state_strict, read_record
-from shapebias.training._checks import check_module, check_plain
+from shapebias.training._checks import check_plain
 from shapebias.training._distributed import unwrap
 
 __all__ = ["load_model", "save_model"]
@@ -43,14 +45,12 @@ def save_model(path: str | os.PathLike[str], model: nn.Module, *, meta: Mapping[
         >>> load_model(path, small_cnn(10))["recipe"]
         'standard'
     """
-    import shapebias
-
     model = unwrap(check_module(model))
     if not isinstance(meta, Mapping):
         raise TypeError(f"meta must be a mapping such as a dict, got {type(meta).__name__}.")
     description = {
         **check_plain(dict(meta), "meta"),
-        "library_version": shapebias.__version__,
+        "library_version": __version__,
         "torch_version": str(torch.__version__),
         "architecture": type(model).__name__,
     }

@@ -121,3 +121,55 @@ def test_network_device_dtype_mismatch(weight_files):
     content = torch.rand(1, 3, 16, 16, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"move it with adain\.to\(content\)"):
         stylize(content, content, method="adain", adain=net)
+
+
+def _identity_conv() -> torch.nn.Sequential:
+    conv = torch.nn.Conv2d(3, 3, 1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(3).view(3, 3, 1, 1))
+        conv.bias.zero_()
+    return torch.nn.Sequential(conv)
+
+
+def _literal_adain(content, style, alpha):
+    """Per image and channel, from the formula: (c - mean_c) / std_c * std_s + mean_s,
+    std from the unbiased variance + 1e-5, then lerp with alpha, then clip to [0, 1]."""
+    out = torch.empty_like(content)
+    for n in range(content.shape[0]):
+        s_image = style[n if style.shape[0] > 1 else 0]
+        for ch in range(content.shape[1]):
+            c, s = content[n, ch].flatten().tolist(), s_image[ch].flatten().tolist()
+            mean_c, mean_s = sum(c) / len(c), sum(s) / len(s)
+            std_c = (sum((v - mean_c) ** 2 for v in c) / (len(c) - 1) + 1e-5) ** 0.5
+            std_s = (sum((v - mean_s) ** 2 for v in s) / (len(s) - 1) + 1e-5) ** 0.5
+            target = [(v - mean_c) / std_c * std_s + mean_s for v in c]
+            mixed = [alpha * t + (1 - alpha) * v for t, v in zip(target, c, strict=True)]
+            out[n, ch] = torch.tensor(mixed, dtype=content.dtype).view(content.shape[2:])
+    return out.clamp(0, 1)
+
+
+def test_adain_in_pixel_space_matches_the_formula_and_moves_the_statistics():
+    # Identity encoder and decoder: AdaIN acts on the pixels themselves. Content and style
+    # differ strongly in mean and std, so an AdaIN that did nothing (or swapped only the
+    # mean, or used the biased variance) would fail.
+    net = AdaIN(_identity_conv(), _identity_conv()).double()
+    generator = torch.Generator().manual_seed(3)
+    # Uniform values: content in [0.55, 0.65], style in [0.1, 0.5] (std 0.029 vs 0.115).
+    content = 0.55 + 0.1 * torch.rand(2, 3, 12, 12, generator=generator, dtype=torch.float64)
+    style = 0.1 + 0.4 * torch.rand(2, 3, 10, 10, generator=generator, dtype=torch.float64)
+    for alpha in (1.0, 0.4):
+        out = stylize(content, style, method="adain", adain=net, alpha=alpha)
+        torch.testing.assert_close(out, _literal_adain(content, style, alpha), rtol=0, atol=1e-12)
+    out = stylize(content, style, method="adain", adain=net, alpha=1.0)
+    assert not bool((out == 0).any() or (out == 1).any())  # no clipping: the moments are exact
+    style_mean, style_std = adain_statistics(style)
+    out_mean, out_std = adain_statistics(out)
+    torch.testing.assert_close(out_mean, style_mean, rtol=0, atol=1e-12)
+    raw_std = content.flatten(2).std(2)[..., None, None]  # without the + 1e-5
+    expected_std = style_std * raw_std / adain_statistics(content)[1]
+    torch.testing.assert_close(out_std.square() - 1e-5, expected_std.square(), rtol=1e-9, atol=0)
+    assert float((out_mean - adain_statistics(content)[0]).abs().min()) > 0.2
+    shared = stylize(content, style[:1], method="adain", adain=net, alpha=1.0)
+    torch.testing.assert_close(shared, _literal_adain(content, style[:1], 1.0), rtol=0, atol=1e-12)
+    kept = stylize(content, style, method="adain", adain=net, alpha=0.0)
+    torch.testing.assert_close(kept, content, rtol=0, atol=1e-12)

@@ -6,7 +6,14 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from shapebias.distortions import DistortedDataset, PatchShuffle, item_generator, saturate
+from shapebias.distortions import (
+    DistortedDataset,
+    PatchShuffle,
+    Saturate,
+    item_generator,
+    saturate,
+)
+from tests.distortions._cases import CASES
 
 
 def base():
@@ -56,6 +63,36 @@ def test_plain_functions_and_bare_tensor_items():
 
     dataset = DistortedDataset(Bare(), functools.partial(saturate, p=2), seed=0)
     torch.testing.assert_close(dataset[2], torch.full((3, 4, 4), 0.5))
+
+
+def test_deterministic_module_without_a_generator_use_works():
+    # The bug of issue 14: Saturate.forward took no generator= and DistortedDataset,
+    # guessing from signatures, passed one anyway.
+    data = base()
+    image, label = DistortedDataset(data, Saturate(8), seed=0)[0]
+    torch.testing.assert_close(image, saturate(data[0][0][None], 8)[0], rtol=0, atol=0)
+    assert int(label) == 0
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_distortion_module_and_function_works_with_its_item_generator(name):
+    function, module, _ = CASES[name]
+    data = TensorDataset(torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(2)))
+    for distortion in (function, module):
+        (image,) = DistortedDataset(data, distortion, seed=4)[2]
+        expected = function(data[2][0][None], generator=item_generator(4, 2))[0]
+        torch.testing.assert_close(image, expected, rtol=0, atol=0)
+
+
+def test_a_callable_without_generator_gets_an_error_naming_the_protocol():
+    with pytest.raises(
+        TypeError, match=r"distortion is called as distortion\(images, generator=g\)"
+    ):
+        DistortedDataset(base(), lambda x: x.flip(-1), seed=0)[0]
+    failing = DistortedDataset(base(), lambda x, generator=None: x.flip("bad"), seed=0)
+    with pytest.raises(TypeError) as error:  # a TypeError of its own passes through
+        failing[0]
+    assert "generator" not in str(error.value)
 
 
 def test_extra_fields_pass_through():

@@ -49,4 +49,4 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="high_threshold must be >= 0"):
         Edges(high_threshold=-1)
     with pytest.raises(ValueError, match="1 or 3 channels"):
-        edges(torch.rand(1, 2, 8, 8))
+        edges(torch.rand(1, 2, 16, 16))

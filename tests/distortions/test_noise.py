@@ -70,3 +70,17 @@ def test_bad_widths():
         UniformNoise(-0.1)
     with pytest.raises(ValueError, match="width must be >= 0"):
         PhaseScramble(-0.1)
+
+
+def test_phase_noise_is_uniform_on_the_full_width():
+    # A noise of the wrong width (say [-w/2, w/2]) or not uniform would keep the bound above.
+    width = 0.8
+    images = 0.4 + 0.2 * torch.rand(1, 1, 64, 64, dtype=torch.float64, generator=gen(4))
+    out = phase_scramble(images, width, generator=gen(5))
+    change = np.angle(np.fft.rfft2(out.numpy()) / np.fft.rfft2(images.numpy()))[0, 0]
+    free = change[1:32, 1:32].ravel()  # bins that are not their own conjugate
+    assert np.abs(free).max() <= width + 1e-8 and np.abs(free).max() > 0.97 * width
+    # U(-w, w): mean |x| = w / 2, and a quarter of the mass in each quarter of the range
+    assert abs(np.abs(free).mean() - width / 2) < 0.03 * width
+    quarters = np.histogram(free, bins=4, range=(-width, width))[0] / free.size
+    np.testing.assert_allclose(quarters, 0.25, atol=0.04)

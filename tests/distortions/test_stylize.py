@@ -5,7 +5,12 @@ import pytest
 import torch
 
 from shapebias.distortions import StyleSource, Stylize, stylize
-from shapebias.distortions._random_features import _features, _statistics, random_filters
+from shapebias.distortions._random_features import (
+    _features,
+    _objective,
+    _statistics,
+    random_filters,
+)
 from shapebias.distortions._stylize import amplitude_swap
 
 
@@ -68,6 +73,35 @@ def test_random_features_move_statistics_towards_style():
     assert torch.equal(*none_twice)  # generator=None uses fixed filters
     alpha0 = stylize(content, style, method="random_features", alpha=0.0, steps=3)
     torch.testing.assert_close(alpha0, content, atol=0.05, rtol=0)
+
+
+def test_random_features_optimiser_is_adam_with_clipping_to_the_pixel_range():
+    # Literal reference: torch.optim.Adam (lr 0.03, betas 0.9/0.999, eps 1e-8) on the
+    # pixels, clipped to [0, 1] after each step, with targets lerped by alpha.
+    content, style = rand(2, 3, 12, 12, seed=3), rand(1, 3, 12, 12, seed=4) ** 2
+    alpha, steps, weight = 0.7, 6, 0.2
+    filters = random_filters(3, generator=gen(6), like=content)
+    with torch.no_grad():
+        content_features = _features(content, filters)
+        targets = [
+            (1 - alpha) * c + alpha * s.expand_as(c)
+            for c, s in zip(
+                _statistics(content_features), _statistics(_features(style, filters)), strict=True
+            )
+        ]
+    image = content.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([image], lr=0.03, betas=(0.9, 0.999), eps=1e-8)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        _objective(_features(image, filters), content_features[-1], targets, weight).backward()
+        optimizer.step()
+        with torch.no_grad():
+            image.clamp_(0, 1)
+    out = stylize(
+        content, style, method="random_features", alpha=alpha, steps=steps,
+        content_weight=weight, generator=gen(6),
+    )  # fmt: skip
+    torch.testing.assert_close(out, image.detach(), rtol=0, atol=1e-10)
 
 
 def test_stylize_under_no_grad_and_with_grad_inputs():

@@ -18,8 +18,8 @@ def id_images(n: int) -> torch.Tensor:
     return images
 
 
-def mark(images: torch.Tensor) -> torch.Tensor:
-    """The "distortion": flag every image as distorted (a new tensor)."""
+def mark(images: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The "distortion": flag every image as distorted (a new tensor); deterministic."""
     marked = images.clone()
     marked[:, 1] = 1.0
     return marked

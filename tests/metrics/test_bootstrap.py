@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 
 from shapebias.metrics import Estimate
-from shapebias.metrics._bootstrap import derive_seed, estimate, resample_counts, share
+from shapebias.metrics._bootstrap import estimate, resample_counts, share
 
 MEAN = share([1], [0, 1])
-
-
-def test_derive_seed_is_stable_and_key_dependent():
-    assert derive_seed(0, "a", 1) == derive_seed(0, "a", 1)
-    assert len({derive_seed(0, "a"), derive_seed(1, "a"), derive_seed(0, "b")}) == 3
-    assert 0 <= derive_seed(3, "x") < 2**63
 
 
 def test_resample_counts_keeps_the_total_and_is_seeded():

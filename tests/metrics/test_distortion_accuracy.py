@@ -22,6 +22,11 @@ MODEL = LookupModel(CLEAN, DISTORTED)
 DATA = (id_images(10), LABELS)
 
 
+def flip(images, *, generator=None):
+    """A deterministic distortion of one's own, keeping the protocol."""
+    return images.flip(-1)
+
+
 def run(model=MODEL, data=DATA, distortions=None, **kwargs):
     kwargs.setdefault("progress", False)
     return distortion_accuracy(model, data, distortions or {"marked": mark}, **kwargs)
@@ -114,17 +119,17 @@ class ModuleDistortion(nn.Module):
         return images
 
 
-def test_distortions_with_a_generator_parameter_get_a_seeded_generator():
+def test_every_distortion_gets_its_own_seeded_generator():
     first, module = Recorder(), ModuleDistortion()
     model = tiny_cnn(3)
     data = (seeded_images(12), seeded_labels(12))
-    result = run(model, data, {"noise": first, "module": module, "flip": lambda x: x.flip(-1)},
+    result = run(model, data, {"noise": first, "module": module, "flip": flip},
                  batch_size=5)  # fmt: skip
     assert len(first.seeds) == 3 and len(set(first.seeds)) == 1  # one generator per distortion
     assert all(isinstance(g, torch.Generator) for g in module.generators)
     assert module.generators[0].initial_seed() != first.seeds[0]
     again = Recorder()
-    rerun = run(model, data, {"noise": again, "flip": lambda x: x.flip(-1)}, batch_size=5)
+    rerun = run(model, data, {"noise": again, "flip": flip}, batch_size=5)
     assert again.seeds == first.seeds  # keyed by name: adding "module" changed nothing
     assert torch.equal(rerun.correct["noise"], result.correct["noise"])
     other_seed = Recorder()
@@ -136,7 +141,7 @@ def test_real_model_keeps_state_and_inputs():
     model = tiny_cnn(3)
     images, labels = seeded_images(6), seeded_labels(6)
     images_copy, state = images.clone(), {k: v.clone() for k, v in model.state_dict().items()}
-    result = run(model, (images, labels), {"flip": lambda x: x.flip(-1)}, batch_size=4)
+    result = run(model, (images, labels), {"flip": flip}, batch_size=4)
     assert torch.equal(images, images_copy)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
     assert not model.training and all(p.grad is None for p in model.parameters())
@@ -145,7 +150,11 @@ def test_real_model_keeps_state_and_inputs():
 
 def test_train_mode_warns():
     with pytest.warns(TrainModeWarning, match="distortion_accuracy"):
-        run(tiny_cnn(3).train(), (seeded_images(4), seeded_labels(4)), {"id": lambda x: x})
+        run(
+            tiny_cnn(3).train(),
+            (seeded_images(4), seeded_labels(4)),
+            {"id": lambda x, generator=None: x},
+        )
 
 
 def test_to_dict_is_strict_json_and_complete():
@@ -198,9 +207,13 @@ def test_result_type():
         ({"distortions": {"clean": mark}}, ValueError, "reserved"),
         ({"distortions": {1: mark}}, TypeError, "keys must be str"),
         ({"distortions": {"x": 3}}, TypeError, r"distortions\['x'\] must be callable"),
-        ({"distortions": {"x": lambda x: x[:, :1]}}, ValueError, "shaped like its input"),
         (
-            {"distortions": {"x": lambda x: x * 2 + 1}},
+            {"distortions": {"x": lambda x, generator=None: x[:, :1]}},
+            ValueError,
+            "shaped like its input",
+        ),
+        (
+            {"distortions": {"x": lambda x, generator=None: x * 2 + 1}},
             ValueError,
             r"output of distort.*\[0, 1\]",
         ),
@@ -234,14 +247,16 @@ def test_accuracy_table_bad_input():
         accuracy_table({"a": 0.5})
 
 
-def test_builtins_and_partials_are_called_correctly():
+def test_partials_get_the_generator_and_callables_without_it_get_a_clear_error():
     def shift(images, amount, *, generator=None):
         assert isinstance(generator, torch.Generator)
         return (images + amount).clamp(0, 1)
 
     model = tiny_cnn(3)
     data = (seeded_images(4), seeded_labels(4))
-    result = run(
-        model, data, {"sigmoid": torch.sigmoid, "shift": functools.partial(shift, amount=0.1)}
-    )
-    assert result.distortions == ("sigmoid", "shift")
+    result = run(model, data, {"shift": functools.partial(shift, amount=0.1)})
+    assert result.distortions == ("shift",)
+    protocol = r"distortions\['sigmoid'\] is called as distortion\(images, generator=g\)"
+    for plain in (torch.sigmoid, lambda x: x.flip(-1)):
+        with pytest.raises(TypeError, match=protocol):
+            run(model, data, {"sigmoid": plain})
