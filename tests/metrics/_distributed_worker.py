@@ -53,7 +53,7 @@ def evaluate(loader: bool) -> dict[str, Any]:
     distorted = distortion_accuracy(
         model,
         data,
-        {"saturated": Saturate(8), "flipped": lambda x: x.flip(-1)},
+        {"saturated": Saturate(8), "flipped": lambda x, generator=None: x.flip(-1)},
         batch_size=3,
         num_bootstrap=200,
         progress=False,
