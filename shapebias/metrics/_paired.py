@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from shapebias._seeds import derive_seed
-from shapebias._validation import check_choice, check_real
+from shapebias._validation import check_bool, check_choice, check_real
 from shapebias.metrics._bootstrap import Estimate, estimate
 from shapebias.metrics._checks import check_bootstrap
 
@@ -425,6 +425,7 @@ def verdict(
     alpha: float = 0.05,
     robust_gain: PairedDifference | None = None,
     min_robust_gain: float = 0.0,
+    ceiling: bool = True,
 ) -> str:
     """The verdict on one claim "AT makes the statistic ``expected`` than the baseline".
 
@@ -436,7 +437,8 @@ def verdict(
        the models the claim is about.
     2. ``"cannot discriminate"``: a ``reference_accuracy`` (e.g. the baseline's accuracy
        on the claim's test set; for shape bias, both models' shape-only accuracy) lies
-       within ``floor`` of ``chance`` or of 1: the test leaves no room to move.
+       within ``floor`` of ``chance`` or (with ``ceiling``) of 1: the test leaves no room
+       to move.
     3. ``"holds"`` / ``"reversed"``: ``p_value`` (default ``difference.p_value``; pass the
        Holm-adjusted one from :func:`holm`) is ``<= alpha`` and the mean difference
        points the ``expected`` way / the other way.
@@ -454,6 +456,10 @@ def verdict(
         alpha: the significance level.
         robust_gain: the paired robust-accuracy difference (None: not checked).
         min_robust_gain: the gain in robust accuracy the interval must clear.
+        ceiling: whether a reference accuracy near 1 also leaves no room. Pass
+            ``False`` for statistics that accuracy does not bound (saliency metrics):
+            there only a model near chance, which has learned nothing to explain, is
+            off the floor.
 
     Returns:
         One of :data:`VERDICTS`.
@@ -494,7 +500,11 @@ def verdict(
         check_real(accuracy, f"reference_accuracy[{index}]", low=0.0, high=1.0)
     if robust_gain is not None and not robust_gain.difference.low > min_robust_gain:
         return AT_DID_NOT_FIT
-    if any(accuracy <= chance + floor or accuracy >= 1.0 - floor for accuracy in references):
+    check_bool(ceiling, "ceiling")
+    if any(
+        accuracy <= chance + floor or (ceiling and accuracy >= 1.0 - floor)
+        for accuracy in references
+    ):
         return CANNOT_DISCRIMINATE
     p = difference.p_value if p_value is None else _check_p(p_value, "p_value")
     if math.isnan(p) or p > alpha or difference.difference.value == 0:

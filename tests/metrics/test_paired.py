@@ -255,6 +255,8 @@ VERDICT_ARGUMENTS = {"expected": "higher", "reference_accuracy": 0.7, "chance": 
         # The floor: standard model 2 points above chance (0.25), floor 5 points.
         (UP, {"reference_accuracy": 0.27}, CANNOT_DISCRIMINATE),
         (UP, {"reference_accuracy": 0.97}, CANNOT_DISCRIMINATE),  # the ceiling
+        (UP, {"reference_accuracy": 0.97, "ceiling": False}, HOLDS),  # saliency: no ceiling
+        (UP, {"reference_accuracy": 0.27, "ceiling": False}, CANNOT_DISCRIMINATE),
         (UP, {"reference_accuracy": [0.8, 0.26]}, CANNOT_DISCRIMINATE),  # AT at chance
         (UP, {"reference_accuracy": 0.31}, HOLDS),
         (UP, {"reference_accuracy": 0.31, "floor": 0.1}, CANNOT_DISCRIMINATE),
@@ -293,6 +295,7 @@ def test_floor_case_from_real_outcomes_cannot_discriminate():
         ({"reference_accuracy": 75}, ValueError, r"reference_accuracy\[0\] must be"),
         ({"robust_gain": 0.3}, TypeError, "robust_gain must be a PairedDifference"),
         ({"p_value": 2.0}, ValueError, "p_value must be >= 0 and <= 1"),
+        ({"ceiling": "False"}, TypeError, "ceiling must be True or False"),
     ],
 )
 def test_verdict_errors(kwargs, error, message):
