@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from shapebias._config import config_kwargs
 from shapebias._validation import (

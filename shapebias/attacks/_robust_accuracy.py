@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from shapebias._batches import batch_count, iterate_batches
 from shapebias._config import config_kwargs

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from shapebias._batches import iterate_batches
 from shapebias._distributed import gather_tensor, rank_and_world, shard_data

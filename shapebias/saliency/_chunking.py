@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from shapebias._validation import check_finite_gradient, check_int
 

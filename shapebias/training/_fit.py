@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from shapebias._batches import iterate_batches
 from shapebias._validation import (

@@ -358,3 +358,17 @@ def test_empty_loader_changes_nothing(data):
     with pytest.raises(ValueError, match="no batches"):
         _fit_with(data, model=model, train_data=[])
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_fit_draws_the_loader_order_a_plain_loop_draws(data, progress):
+    """The progress bar must not build a second DataLoader iterator (tqdm.auto's asyncio
+    wrapper does, which draws from the loader's generator and shifts every later epoch)."""
+    (images, labels), _ = data
+    trained, plain = loader(images, labels, seed=3), loader(images, labels, seed=3)
+    model = conv_net()
+    fit(model, trained, loss=StandardLoss(), optimizer=_adam(model), epochs=2, progress=progress)
+    for _ in range(2):
+        for _batch in plain:
+            pass
+    assert torch.equal(trained.generator.get_state(), plain.generator.get_state())
