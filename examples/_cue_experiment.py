@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from shapebias.attacks import PGD, robust_accuracy
 from shapebias.data import ShapeTextureDataset
-from shapebias.metrics import shape_bias
+from shapebias.metrics import shape_bias, texture_blind_null
 from shapebias.models import small_cnn
 from shapebias.training import AdversarialLoss, StandardLoss, fit
 
@@ -150,14 +150,13 @@ def evaluate(
         return json.loads(cache.read_text())
     bias = shape_bias(model, data["cue_conflict"], progress=False)
     skill = _accuracy(model, *data["shape_only"])
-    k = budget.num_classes
     result: dict[str, Any] = {
         "clean_accuracy": _accuracy(model, *data["test"]),
         "shape_only_accuracy": skill,
         "texture_only_accuracy": _accuracy(model, *data["texture_only"]),
         "shape_bias": bias.shape_bias,
         "cue_match": bias.cue_match,
-        "texture_blind_null": skill / (skill + (1 - skill) / (k - 1)) if skill > 0 else 0.0,
+        "texture_blind_null": texture_blind_null(skill, budget.num_classes),
         "texture_only_pgd": {},
     }
     for eps in eps_list:

@@ -71,6 +71,7 @@ from shapebias.metrics import (
     holm,
     paired_difference,
     shape_bias,
+    texture_blind_null,
     verdict,
 )
 from shapebias.models import small_cnn
@@ -904,12 +905,6 @@ def claims_table(rows: list[dict[str, Any]], settings: Settings) -> str:
         f"not significant after Holm at this number of seeds and images. `underfit` is a "
         f"control (standard training stopped at the AT models' clean accuracy), not a claim."
     )
-
-
-def texture_blind_null(shape_only: float, num_classes: int) -> float:
-    """Shape bias of a model that ignores texture: ``s / (s + (1 - s) / (K - 1))``."""
-    denominator = shape_only + (1.0 - shape_only) / (num_classes - 1)
-    return shape_only / denominator if denominator > 0 else math.nan
 
 
 def per_seed_numbers(result: dict[str, Any], num_classes: int) -> dict[str, Any]:
