@@ -390,12 +390,14 @@ def pgd(
             grow with ``steps`` or ``restarts``; time does, linearly).
         band: restrict the perturbation to the radial frequency band ``[low, high)`` in
             cycles per image (:func:`shapebias.frequency.band_limit`; square images).
-            Each step then ascends the band-limited gradient, projects the perturbation
-            onto the band and scales it into the ball, which keeps it in the band
-            exactly (L2: the exact projection onto band and ball; L-inf: a feasible
-            scaling, not the Euclidean projection); the clip to ``[0, 1]`` comes last,
-            so energy outside the band comes only from pixels the clip moved (none for
-            images within ``eps`` of neither 0 nor 1). Costs two real FFT pairs per step.
+            Each step then ascends the band-limited gradient and maps the perturbation
+            into band and ball exactly (L2: the Euclidean projection onto both; L-inf:
+            the band-limited perturbation if it lies in the ball, else 10 rounds of
+            Dykstra's projections and an exact scaling; see
+            :func:`shapebias.attacks._threat.project_band`). The clip to ``[0, 1]``
+            comes last, so energy outside the band comes only from pixels the clip
+            moved (none for images at least ``max|d|`` from 0 and 1). Costs two real
+            FFT pairs per step (L-inf: twelve on steps that need Dykstra's rounds).
             ``None`` (default): every frequency, the plain attack.
 
     Returns:

@@ -111,20 +111,31 @@ DYKSTRA_STEPS = 10
 Euclidean projection on bands of 32x32 images; each round costs one real FFT pair)."""
 
 
-def _linf_into_band(delta: torch.Tensor, eps: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """Dykstra's algorithm between the L-inf ball and the band, then an exact scaling.
+def _peak(delta: torch.Tensor) -> torch.Tensor:
+    return delta.flatten(1).abs().amax(1).view(-1, 1, 1, 1)
 
-    The band is a subspace, so Dykstra's correction for it vanishes and one correction
-    (for the ball) remains. The iterate always lies in the band; scaling it by
-    ``min(1, eps / max|x|)`` puts it in the ball without leaving the band.
+
+def _linf_into_band(delta: torch.Tensor, eps: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """The band-limited ``P delta`` where it lies in the ball, else Dykstra then scaling.
+
+    ``P delta`` in the ball is the exact projection onto band and ball (Pythagoras:
+    ``||delta - y||^2 = ||delta - P delta||^2 + ||P delta - y||^2`` for ``y`` in the
+    band). Otherwise: Dykstra's algorithm between ball and band (the band is a
+    subspace, so its correction vanishes and one correction, the ball's, remains); its
+    iterate always lies in the band, and scaling by ``min(1, eps / max|x|)`` puts it in
+    the ball without leaving the band. The rounds run only if some sample needs them.
     """
+    limited = band_project(delta, keep)
+    inside = _peak(limited) <= eps
+    if bool(inside.all()):
+        return limited
     x, correction = delta, torch.zeros_like(delta)
     for _ in range(DYKSTRA_STEPS):
         clamped = _clamp_linf(x + correction, eps)
         correction = x + correction - clamped
         x = band_project(clamped, keep)
-    peak = x.flatten(1).abs().amax(1).view(-1, 1, 1, 1)
-    return _clamp_linf(x * (eps / peak.clamp_min(_TINY)).clamp(max=1.0), eps)
+    scaled = _clamp_linf(x * (eps / _peak(x).clamp_min(_TINY)).clamp(max=1.0), eps)
+    return torch.where(inside, limited, scaled)
 
 
 def project_band(
@@ -134,8 +145,10 @@ def project_band(
 
     L2: the orthogonal projection onto the band (``irfft2(rfft2(delta) * keep)``), then
     the radial projection onto the ball, which is the exact Euclidean projection onto
-    their intersection (the ball is centred in the subspace). L-inf: ``DYKSTRA_STEPS``
-    rounds of Dykstra's alternating projections between ball and band (converging to
+    their intersection (the ball is centred in the subspace). L-inf: the band-limited
+    perturbation where it already lies in the ball (then it is the exact projection);
+    elsewhere ``DYKSTRA_STEPS`` rounds of Dykstra's alternating projections between
+    ball and band (converging to
     the Euclidean projection onto the intersection, a quadratic programme), then a
     per-sample scaling ``min(1, eps / max|d|)`` of the band-limited iterate, so the
     result lies in both exactly whether or not the rounds converged. With a band that

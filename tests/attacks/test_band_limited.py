@@ -94,7 +94,8 @@ def _reference_dykstra(d, eps, band, rounds):
 def _reference_band_pgd(model, images, labels, *, eps, steps, step_size, norm, band):
     """Literal band-limited PGD, one image at a time, bands through the numpy DFT.
 
-    g_B = P g; x <- x + a * dir(g_B); d = x - x0; L2: d <- P d, L-inf: d <- Dykstra(d);
+    g_B = P g; x <- x + a * dir(g_B); d = x - x0; L2: d <- P d, L-inf: d <- P d if that
+    lies in the ball, else Dykstra(d);
     d <- d * min(1, eps / ||d||); x <- clip(x0 + d, 0, 1).
     """
     results = []
@@ -107,7 +108,9 @@ def _reference_band_pgd(model, images, labels, *, eps, steps, step_size, norm, b
             x = x.detach()
             if norm == "linf":
                 x = x + step_size * torch.sign(g)
-                d = _reference_dykstra(x - x0, eps, band, DYKSTRA_STEPS)
+                d = reference_band_limit((x - x0)[None], *band)[0]
+                if float(d.abs().max()) > eps:  # P d outside the ball: Dykstra
+                    d = _reference_dykstra(x - x0, eps, band, DYKSTRA_STEPS)
             else:
                 x = x + step_size * g / max(float(g.norm()), 1e-12)
                 d = reference_band_limit((x - x0)[None], *band)[0]
@@ -276,3 +279,14 @@ def test_whole_plane_band_projection_is_the_clamp():
     eps = torch.full((4, 1, 1, 1), 0.05, dtype=torch.float64)
     keep = band_keep(8, 0, math.inf, torch.device("cpu"))
     torch.testing.assert_close(project_band(delta, eps, "linf", keep), delta.clamp(-0.05, 0.05))
+
+
+def test_linf_band_limited_perturbation_inside_the_ball_is_its_own_projection():
+    keep = band_keep(16, 0, 3, torch.device("cpu"))
+    delta = 0.02 * torch.randn(4, 3, 16, 16, generator=_gen(2), dtype=torch.float64)
+    limited = band_project(delta, keep)
+    eps = torch.full((4, 1, 1, 1), float(limited.abs().max()) + 1e-3, dtype=torch.float64)
+    assert float(delta.abs().max()) > float(eps.max())  # delta itself is outside the ball
+    assert torch.equal(project_band(delta, eps, "linf", keep), limited)
+    converged = _reference_dykstra(delta[0], float(eps[0]), (0, 3), 300)
+    torch.testing.assert_close(limited[0], converged, atol=1e-9, rtol=0)
