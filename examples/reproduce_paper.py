@@ -1377,14 +1377,17 @@ def frequency_table(results: dict[str, list[dict[str, Any]]], settings: Settings
               "seeds"]  # fmt: skip
     low_first = _per_image("low_first")
     body = []
+    standard = _items(results["standard"], low_first)
     for name, per_seed in results.items():
-        indices = ", ".join(f"{r['band_index'].index:+.2f}" for r in per_seed)
-        own = seed_mean(_items(per_seed, low_first), settings)
-        if name == "standard":
-            body.append([name, indices, _interval(own), "-", "-"])
-            continue
-        d = paired(_items(per_seed, low_first), _items(results["standard"], low_first), settings)
-        body.append([name, indices, _interval(own), _interval(d, signed=True), d.sign_count])
+        indices = ", ".join(_signed(r["band_index"].index) for r in per_seed)
+        own = _items(per_seed, low_first)
+        row = [name, indices, "-", "-", "-"]  # "-": a seed with no image fooled in a band
+        if _any_shared(own, own):
+            row[2] = _interval(seed_mean(own, settings))
+        if name != "standard" and _any_shared(own, standard):
+            d = paired(own, standard, settings)
+            row[3:] = [_interval(d, signed=True), d.sign_count]
+        body.append(row)
     return _table(header, body) + (
         f"\n\nOn the first {settings.frequency_images} test images: per image, the smallest "
         f"L2 budget of band-limited PGD ({settings.band_steps} steps per bisection round, "
@@ -1397,6 +1400,18 @@ def frequency_table(results: dict[str, list[dict[str, Any]]], settings: Settings
         f"seeds with the hierarchical interval; the difference is seed-paired. Not one of "
         f"the paper's claims, so not in the Holm family."
     )
+
+
+def _signed(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:+.2f}"
+
+
+def _any_shared(
+    a: list[tuple[torch.Tensor, torch.Tensor | None]],
+    b: list[tuple[torch.Tensor, torch.Tensor | None]],
+) -> bool:
+    """Whether every seed has an item that is a number in both ``a`` and ``b``."""
+    return all(bool((~(x.isnan() | y.isnan())).any()) for (x, _), (y, _) in zip(a, b, strict=True))
 
 
 def fourier_figure(

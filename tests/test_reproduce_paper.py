@@ -391,3 +391,19 @@ def test_stacked_train_seeds_gives_each_seed_its_separate_training(script, tmp_p
     again = script.train_seeds(at, seeds, stacked_run)
     _assert_same_weights(again, stacked_at)
     assert not (tmp_path / "a" / "checkpoints" / "pgd_stacked").exists()
+
+
+def test_frequency_measures_for_every_model_and_seed(finished_run, script):
+    out, _ = finished_run
+    assert (out / "fourier_heat_maps.png").stat().st_size > 0
+    results = json.loads((out / "results.json").read_text())
+    size = script.PRESETS["quick"].heat_map_size
+    for name, per_seed in results["models"].items():
+        assert len(per_seed) == SEEDS, name
+        for numbers in per_seed:
+            error = np.array(numbers["fourier_heat_map"]["error"], dtype=float)
+            assert error.shape == (size, size) and ((error >= 0) & (error <= 1)).all(), name
+            np.testing.assert_allclose(error, error[::-1, ::-1])  # U_ij and U_-i,-j agree
+            band = numbers["band_eps_index"]
+            assert 0 <= band["evaluated"] <= band["clean_correct"], name
+    assert "## Frequency: band eps index" in (out / "results.md").read_text()
