@@ -2,12 +2,12 @@
 
 Sweeps texture contrast x shape deformation (the dataset's shape-difficulty axis) x the
 PGD-AT budget eps. In every cell and for every seed a standard ``small_cnn`` is trained
-(the way ``reproduce_paper.py`` trains it) and a PGD-AT model is fine-tuned *from that
-seed's standard model*; the cell's value is the per-seed difference in cue-conflict
-shape bias, AT minus standard, summarised by its mean and sign count. A cell is hatched
-where the AT models' shape bias is within noise of their texture-blind null
-``s / (s + (1 - s) / (K - 1))`` (``s`` = shape-only accuracy): there the shape bias says
-only that the texture cue is gone, not that shape is used more.
+(the way ``reproduce_paper.py`` trains it; a cell's seeds as one stack) and a PGD-AT
+model is fine-tuned *from that seed's standard model*; the cell's value is the per-seed
+difference in cue-conflict shape bias, AT minus standard, summarised by its mean and
+sign count. A cell is hatched where the AT models' shape bias is within noise of their
+texture-blind null ``s / (s + (1 - s) / (K - 1))`` (``s`` = shape-only accuracy): there
+the shape bias says only that the texture cue is gone, not that shape is used more.
 
 All other dataset axes come from ``shapebias.data.CALIBRATED_AXES``. Every seed's
 numbers go to ``OUT/map.json`` and the heat map to ``OUT/map.png``; ``docs/calibration.rst``
@@ -15,7 +15,8 @@ describes the committed run. Not a gallery example: a real sweep takes tens of m
 
 Usage::
 
-    python examples/cue_robustness_map.py --out docs/_static/map --seeds 2
+    python examples/cue_robustness_map.py --out runs/map --seeds 3 --contrasts 0.03 0.06 0.1 \
+        --deformations 0.2 --eps 2 4 --train-size 3000 --test-size 500   # the committed run
     python examples/cue_robustness_map.py --quick       # < 60 s smoke run, not a result
 """
 
