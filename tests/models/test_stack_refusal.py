@@ -13,17 +13,9 @@ import pytest
 import torch
 from torch import nn
 
+from shapebias import saliency
 from shapebias.metrics import distortion_accuracy, shape_bias
 from shapebias.models import StackedModels, small_cnn
-from shapebias.saliency import (
-    grad_cam,
-    gradient,
-    guided_backprop,
-    input_x_gradient,
-    integrated_gradients,
-    model_randomization_test,
-    smoothgrad,
-)
 
 S, N, K = 2, 3, 3
 
@@ -48,10 +40,12 @@ def _generator() -> torch.Generator:
 
 # name -> a call of the function on (model, images, labels)
 REFUSING = {
-    "smoothgrad": lambda m, x, y: smoothgrad(m, x, y, n_samples=2, generator=_generator()),
-    "integrated_gradients": lambda m, x, y: integrated_gradients(m, x, y, steps=2),
-    "grad_cam": lambda m, x, y: grad_cam(m, x, y, layer="6"),
-    "model_randomization_test": lambda m, x, y: model_randomization_test(m, x, y, "gradient"),
+    "smoothgrad": lambda m, x, y: saliency.smoothgrad(m, x, y, n_samples=2, generator=_generator()),
+    "integrated_gradients": lambda m, x, y: saliency.integrated_gradients(m, x, y, steps=2),
+    "grad_cam": lambda m, x, y: saliency.grad_cam(m, x, y, layer="6"),
+    "model_randomization_test": lambda m, x, y: saliency.model_randomization_test(
+        m, x, y, "gradient"
+    ),
     "distortion_accuracy": lambda m, x, y: distortion_accuracy(
         m, (x, y), {"flipped": lambda v, generator=None: v.flip(-1)}, progress=False
     ),
@@ -82,7 +76,9 @@ def test_the_suggested_fix_runs(name):
         REFUSING[name](member, images[:N], labels[:N])
 
 
-@pytest.mark.parametrize("method", [gradient, input_x_gradient, guided_backprop])
+@pytest.mark.parametrize(
+    "method", [saliency.gradient, saliency.input_x_gradient, saliency.guided_backprop]
+)
 def test_in_order_saliency_stays_exact_on_a_stack(method):
     """One forward over the whole batch: a stack's maps are its members' maps, in order."""
     members = _members()
