@@ -26,19 +26,25 @@ def test_matches_the_documented_formula_and_is_key_dependent():
 
 
 def test_stable_across_processes_unlike_hash():
-    code = "from shapebias._seeds import derive_seed; print(derive_seed(3, 'x', 5))"
-    outputs = {
-        subprocess.run(
+    code = (
+        "from shapebias._seeds import derive_seed, item_stream; "
+        "print(derive_seed(3, 'x', 5), item_stream(3, 1, 5).random(), hash('x'))"
+    )
+    processes = [  # both at once: each pays the torch import
+        subprocess.Popen(
             [sys.executable, "-c", code],
-            capture_output=True,
+            stdout=subprocess.PIPE,
             text=True,
-            check=True,
             env={"PYTHONHASHSEED": str(hash_seed), "PATH": ""},
             cwd=".",
-        ).stdout.strip()
+        )
         for hash_seed in (1, 2)
-    }
-    assert outputs == {str(derive_seed(3, "x", 5))}
+    ]
+    outputs = [process.communicate(timeout=120)[0].split() for process in processes]
+    assert all(process.returncode == 0 for process in processes)
+    expected = [str(derive_seed(3, "x", 5)), str(item_stream(3, 1, 5).random())]
+    assert [output[:2] for output in outputs] == [expected, expected]
+    assert outputs[0][2] != outputs[1][2]  # the two processes do hash strings differently
 
 
 def test_seeded_generator_is_seeded_with_derive_seed():
