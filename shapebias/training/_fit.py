@@ -494,9 +494,10 @@ def fit(
     **Distributed.** Under ``torchrun`` (after :func:`init_distributed`) the model is
     wrapped in DistributedDataParallel, a DataLoader gets a DistributedSampler (its
     ``batch_size`` is per process; a DataLoader's DistributedSampler, in any run, gets
-    ``set_epoch(epoch)`` before every epoch, other samplers are left alone), losses and counts are all-reduced, BatchNorm buffers
-    are taken from rank 0 before evaluating, a tensor-pair ``eval_data`` is split across
-    processes, and only rank 0 logs, shows progress and writes checkpoints.
+    ``set_epoch(epoch)`` before every epoch, other samplers are left alone), losses and
+    counts are all-reduced, BatchNorm buffers are taken from rank 0 before evaluating, a
+    tensor-pair ``eval_data`` is split across processes, and only rank 0 logs, shows
+    progress and writes checkpoints.
 
     Args:
         model: an ``nn.Module`` classifier ``images -> logits (N, K)``.
