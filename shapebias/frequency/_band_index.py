@@ -68,9 +68,9 @@ class BandEpsIndex:
     censored_high: int
     eps_low: torch.Tensor = dataclasses.field(compare=False, repr=False)
     eps_high: torch.Tensor = dataclasses.field(compare=False, repr=False)
-    low_band: tuple[float, float] = (0.0, 0.0)
-    high_band: tuple[float, float] = (0.0, 0.0)
-    eps_grid: tuple[float, ...] = ()
+    low_band: tuple[float, float]
+    high_band: tuple[float, float]
+    eps_grid: tuple[float, ...]
 
 
 def default_eps_grid(norm: str) -> tuple[float, ...]:
