@@ -27,7 +27,7 @@ from shapebias.models import eval_mode
 __all__ = ["FourierHeatMap", "fourier_heat_map"]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class FourierHeatMap:
     """Result of :func:`fourier_heat_map`: per frequency, how often the model is still right.
 
@@ -45,6 +45,9 @@ class FourierHeatMap:
         correct_on_both: ``(h, w)`` int64, the images right both clean and perturbed.
         frequencies: ``(F, 2)`` int64, the centred ``(i, j)`` that were evaluated, one per
             conjugate pair ``(i, j) ~ (-i, -j)``, in the order their random signs were drawn.
+
+    Compare results by their tensors (``torch.equal(a.correct, b.correct)``); ``==``
+    is identity.
     """
 
     eps: float
