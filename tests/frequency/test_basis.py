@@ -10,7 +10,7 @@ import torch
 
 from shapebias.frequency import fourier_basis
 from shapebias.frequency._heat_map import half_plane
-from tests.frequency._heat_map_reference import reference_basis, same_pair
+from tests.frequency._reference import reference_basis, same_pair
 
 SIZES = [(4, 4), (5, 5), (4, 6), (5, 2), (1, 3)]
 

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from shapebias.frequency import FourierHeatMap, fourier_basis, fourier_heat_map
 from shapebias.frequency._heat_map import half_plane
 from tests._models import tiny_cnn
-from tests.frequency._heat_map_reference import reference_heat_map, same_pair
+from tests.frequency._reference import reference_heat_map, same_pair
 
 
 def grey_images(n: int, channels: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
