@@ -92,7 +92,10 @@ class FourierHeatMap:
         return torch.arange(low, high + 1)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-ready numbers: settings, counts and the maps as nested lists."""
+        """Plain, JSON-ready numbers: settings, counts and the maps as nested lists.
+
+        Relative accuracy is ``None`` where it is undefined (no clean image right).
+        """
         return {
             "eps": self.eps,
             "image_size": list(self.image_size),
@@ -102,7 +105,10 @@ class FourierHeatMap:
             "vertical_frequencies": self.vertical_frequencies.tolist(),
             "horizontal_frequencies": self.horizontal_frequencies.tolist(),
             "error": self.error.tolist(),
-            "relative": self.relative.tolist(),
+            "relative": [
+                [None if math.isnan(value) else value for value in row]
+                for row in self.relative.tolist()
+            ],
         }
 
 
