@@ -25,20 +25,13 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import interleaved_medians, machine
+from _common import interleaved_medians, machine, shape_texture
 
 from shapebias.attacks import apgd, auto_attack, pgd
-from shapebias.data import ShapeTextureDataset
 from shapebias.models import eval_mode, small_cnn
 
 EPS = 8 / 255
 CLASSES = 4  # small_cnn learns 4 classes under PGD-AT in a few CPU epochs; 10 it does not
-
-
-def shape_texture(split, size):
-    data = ShapeTextureDataset(split, num_classes=CLASSES, texture_correlation=0.8, size=size)
-    images, labels = zip(*(data[i] for i in range(size)), strict=True)
-    return torch.stack(images), torch.tensor(labels)
 
 
 def train_pgd_at(model, images, labels, epochs):
@@ -180,10 +173,14 @@ def main():
         model.load_state_dict(torch.load(args.model_cache))
         model.eval()
     else:
-        train_pgd_at(model, *shape_texture("train", args.train_images), args.train_epochs)
+        train_pgd_at(
+            model,
+            *shape_texture("train", args.train_images, num_classes=CLASSES),
+            args.train_epochs,
+        )
         if args.model_cache:
             torch.save(model.state_dict(), args.model_cache)
-    images, labels = shape_texture("test", args.eval_images)
+    images, labels = shape_texture("test", args.eval_images, num_classes=CLASSES)
     if args.part in ("apgd", "all"):
         part_apgd(model, images[: args.batch], args)
     if args.part in ("ensemble", "all"):
