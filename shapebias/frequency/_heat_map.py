@@ -23,6 +23,7 @@ from shapebias._validation import (
 )
 from shapebias.frequency._basis import basis_images, centred_range, check_size
 from shapebias.models import eval_mode
+from shapebias.models._stacked import check_unstacked
 
 __all__ = ["FourierHeatMap", "fourier_heat_map"]
 
@@ -171,8 +172,10 @@ def fourier_heat_map(
         ``.error``, ``.relative``: ``(h, w)``, ``(H, W)`` by default.
 
     Raises:
-        TypeError: ``model`` not callable, ``eps``/``size``/``batch_size`` of the wrong
-            type, ``progress`` not a ``bool``, ``generator`` not a ``torch.Generator``.
+        TypeError: ``model`` not callable or a :class:`~shapebias.models.StackedModels`
+            (its images are routed by batch position; map each member of
+            ``stack.unstack()``), ``eps``/``size``/``batch_size`` of the wrong type,
+            ``progress`` not a ``bool``, ``generator`` not a ``torch.Generator``.
         ValueError: ``eps < 0`` or not finite, ``size`` larger than the images, batches of
             different image sizes, empty data; any check of images (4-D, in ``[0, 1]``),
             labels or logits.
@@ -191,6 +194,7 @@ def fourier_heat_map(
         Robustness in Computer Vision", NeurIPS 2019 (Section 3, Fourier heat maps).
     """
     check_model(model)
+    check_unstacked(model, "fourier_heat_map", "it evaluates frequencies x images in chunks")
     eps = check_real(eps, "eps", low=0.0, finite=True)
     window = None if size is None else check_size(size, "size")
     check_int(batch_size, "batch_size", low=1)
