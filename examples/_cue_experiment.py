@@ -13,17 +13,19 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from shapebias.attacks import PGD, robust_accuracy
 from shapebias.data import ShapeTextureDataset
 from shapebias.metrics import shape_bias, texture_blind_null
-from shapebias.models import small_cnn
-from shapebias.training import AdversarialLoss, StandardLoss, fit
+from shapebias.models import StackedLoader, StackedModels, small_cnn
+from shapebias.training import Recipe, StackedLoss
 
 log = logging.getLogger("cue_experiment")
 
@@ -68,8 +70,75 @@ def make_data(axes: dict[str, Any], seed: int, budget: Budget) -> dict[str, Any]
 def _loader(train: tuple[torch.Tensor, ...], seed: int, budget: Budget) -> DataLoader:
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
-        TensorDataset(*train), batch_size=budget.batch_size, shuffle=True, generator=generator
+        TensorDataset(*train[:2]), batch_size=budget.batch_size, shuffle=True, generator=generator
     )
+
+
+def recipe(budget: Budget, eps: float | None = None) -> Recipe:
+    """Standard training (``eps=None``) or PGD-AT fine-tuning at ``eps``, Adam one-cycle."""
+    if eps is None:
+        base = Recipe.standard(epochs=budget.standard_epochs, optimizer="adam")
+        return dataclasses.replace(base, lr=budget.lr)
+    base = Recipe.pgd_linf(
+        eps, steps=budget.train_pgd_steps, epochs=budget.finetune_epochs, optimizer="adam"
+    )
+    return dataclasses.replace(base, lr=budget.finetune_lr)
+
+
+def fit_stacked(
+    models: Sequence[nn.Module], loaders: Sequence[Any], recipe: Recipe, **fit_kwargs: Any
+) -> tuple[list[nn.Module], list[dict[str, Any]]]:
+    """Train ``models[s]`` on ``loaders[s]`` with ``recipe``, all as one :class:`StackedModels`.
+
+    Each member gets exactly the gradient, Adam update and batches of its separate run
+    (:class:`StackedLoss`, :class:`StackedLoader`); only random attack starts differ, as
+    they are drawn once for the stacked batch (same distribution, other draws). The
+    recipe's own callbacks see the stack, so a stopping rule would pool the members:
+    pass a recipe without one. Returns the trained members (new modules, in the mode the
+    models had) and fit's history of the stack.
+    """
+    stack = StackedModels(models)
+    stacked = dataclasses.replace(recipe, loss=StackedLoss(recipe.loss, len(models)))
+    history = stacked.fit(stack, StackedLoader(tuple(loaders)), **fit_kwargs)
+    return stack.unstack(), history
+
+
+def train_seeds(
+    datas: Sequence[dict[str, Any]],
+    seeds: Sequence[int],
+    budget: Budget,
+    *,
+    starts: Sequence[nn.Module] | None = None,
+    eps: float | None = None,
+    caches: Sequence[Path] | None = None,
+) -> list[nn.Module]:
+    """Standard models (``starts=None``) or PGD-AT fine-tunes of ``starts`` at ``eps``, per seed.
+
+    Seed ``seeds[i]`` trains on ``datas[i]["train"]`` with its own shuffling generator,
+    from weights initialised under ``torch.manual_seed(seed)`` (or from ``starts[i]``);
+    all seeds train together as one stack (:func:`fit_stacked`). With ``caches`` (one
+    ``.pt`` path per seed) the weights are loaded when every cache exists and saved to
+    them after training otherwise.
+    """
+    models = []
+    for index, seed in enumerate(seeds):
+        torch.manual_seed(seed)  # the initial weights are a function of the seed
+        models.append(small_cnn(budget.num_classes, width=budget.width))
+        if starts is not None:
+            models[-1].load_state_dict(starts[index].state_dict())
+    if caches is not None and all(cache.exists() for cache in caches):
+        for model, cache in zip(models, caches, strict=True):
+            model.load_state_dict(torch.load(cache, weights_only=True))
+        return [model.eval() for model in models]
+    torch.manual_seed(seeds[0])  # the stacked random attack starts: a function of the seeds
+    loaders = [
+        _loader(data["train"], seed, budget) for data, seed in zip(datas, seeds, strict=True)
+    ]
+    trained, _ = fit_stacked(models, loaders, recipe(budget, eps), progress=False)
+    for model, cache in zip(trained, caches or (), strict=False):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), cache)
+    return [model.eval() for model in trained]
 
 
 def train(
@@ -77,48 +146,19 @@ def train(
     seed: int,
     budget: Budget,
     *,
-    start: torch.nn.Module | None = None,
+    start: nn.Module | None = None,
     eps: float | None = None,
     cache: Path | None = None,
-) -> torch.nn.Module:
-    """A standard model (``start=None``) or a PGD-AT fine-tune of ``start`` at ``eps``.
-
-    With ``cache`` (a ``.pt`` path) the weights are loaded from it when it exists and
-    saved to it after training otherwise.
-    """
-    torch.manual_seed(seed)  # the initial weights are a function of the seed
-    model = small_cnn(budget.num_classes, width=budget.width)
-    if cache is not None and cache.exists():
-        model.load_state_dict(torch.load(cache, weights_only=True))
-        return model.eval()
-    if start is not None:
-        model.load_state_dict(start.state_dict())
-    if eps is None:
-        loss, epochs, lr = StandardLoss(), budget.standard_epochs, budget.lr
-    else:
-        attack = PGD(
-            eps=eps, steps=budget.train_pgd_steps, step_size=2.5 * eps / budget.train_pgd_steps
-        )
-        loss, epochs, lr = AdversarialLoss(attack), budget.finetune_epochs, budget.finetune_lr
-    loader = _loader(data["train"], seed, budget)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=lr, total_steps=epochs * len(loader)
-    )
-    fit(
-        model,
-        loader,
-        loss=loss,
-        optimizer=optimizer,
-        epochs=epochs,
-        scheduler=scheduler,
-        scheduler_step="batch",
-        progress=False,
-    )
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(model.state_dict(), cache)
-    return model.eval()
+) -> nn.Module:
+    """One seed of :func:`train_seeds` (a stack of one, exactly a separate run)."""
+    return train_seeds(
+        [data],
+        [seed],
+        budget,
+        starts=None if start is None else [start],
+        eps=eps,
+        caches=None if cache is None else [cache],
+    )[0]
 
 
 def _accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:

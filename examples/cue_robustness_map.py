@@ -2,12 +2,12 @@
 
 Sweeps texture contrast x shape deformation (the dataset's shape-difficulty axis) x the
 PGD-AT budget eps. In every cell and for every seed a standard ``small_cnn`` is trained
-(the way ``reproduce_paper.py`` trains it) and a PGD-AT model is fine-tuned *from that
-seed's standard model*; the cell's value is the per-seed difference in cue-conflict
-shape bias, AT minus standard, summarised by its mean and sign count. A cell is hatched
-where the AT models' shape bias is within noise of their texture-blind null
-``s / (s + (1 - s) / (K - 1))`` (``s`` = shape-only accuracy): there the shape bias says
-only that the texture cue is gone, not that shape is used more.
+(the way ``reproduce_paper.py`` trains it; a cell's seeds as one stack) and a PGD-AT
+model is fine-tuned *from that seed's standard model*; the cell's value is the per-seed
+difference in cue-conflict shape bias, AT minus standard, summarised by its mean and
+sign count. A cell is hatched where the AT models' shape bias is within noise of their
+texture-blind null ``s / (s + (1 - s) / (K - 1))`` (``s`` = shape-only accuracy): there
+the shape bias says only that the texture cue is gone, not that shape is used more.
 
 All other dataset axes come from ``shapebias.data.CALIBRATED_AXES``. Every seed's
 numbers go to ``OUT/map.json`` and the heat map to ``OUT/map.png``; ``docs/calibration.rst``
@@ -15,7 +15,8 @@ describes the committed run. Not a gallery example: a real sweep takes tens of m
 
 Usage::
 
-    python examples/cue_robustness_map.py --out docs/_static/map --seeds 2
+    python examples/cue_robustness_map.py --out runs/map --seeds 3 --contrasts 0.03 0.06 0.1 \
+        --deformations 0.2 --eps 2 4 --train-size 3000 --test-size 500   # the committed run
     python examples/cue_robustness_map.py --quick       # < 60 s smoke run, not a result
 """
 
@@ -118,8 +119,17 @@ def _json(models: Path, tag: str, args: argparse.Namespace) -> Path | None:
     return None if args.quick else models / f"{tag}.json"
 
 
+def _caches(models: Path, tags: list[str], suffix: str, args: argparse.Namespace):
+    return None if args.quick else [models / f"{tag}{suffix}.pt" for tag in tags]
+
+
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Train and evaluate every (cell, seed); return one record per (cell, seed, eps)."""
+    """Train and evaluate every (cell, seed); return one record per (cell, seed, eps).
+
+    The seeds of a cell train together as one stack (``_cue_experiment.train_seeds``):
+    first the standard models, then for each eps the PGD-AT models, each fine-tuned from
+    its own seed's standard model.
+    """
     budget = ce.Budget(
         train_size=args.train_size,
         test_size=args.test_size,
@@ -128,43 +138,50 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         finetune_epochs=args.finetune_epochs,
     )
     eps_list = tuple(e / 255 for e in args.eps)
-    jobs = [
-        (c, d, s)
-        for c in args.contrasts
-        for d in args.deformations
-        for s in range(args.first_seed, args.first_seed + args.seeds)
-    ]
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    cells = [(c, d) for d in args.deformations for c in args.contrasts]
     records = []
-    bar = tqdm(total=len(jobs) * (1 + len(eps_list)), desc="models", disable=None)
-    for contrast, deformation, seed in jobs:
+    bar = tqdm(total=len(cells) * (1 + len(eps_list)), desc="stacks", disable=None)
+    models = args.out / "models"
+    for contrast, deformation in cells:
         axes = _cell_axes(args.base, contrast, deformation)
-        data = ce.make_data(axes, seed, budget)
-        tag = f"c{contrast:g}_d{deformation:g}_seed{seed}"
-        models = args.out / "models"
-        bar.set_postfix_str(f"standard {tag}")
-        standard = ce.train(data, seed, budget, cache=None if args.quick else models / f"{tag}.pt")
+        datas = [ce.make_data(axes, seed, budget) for seed in seeds]
+        tags = [f"c{contrast:g}_d{deformation:g}_seed{seed}" for seed in seeds]
+        bar.set_postfix_str(f"standard c{contrast:g} d{deformation:g}")
+        with ce.timed(f"standard c{contrast:g} d{deformation:g}, {len(seeds)} seeds stacked"):
+            standard = ce.train_seeds(datas, seeds, budget, caches=_caches(models, tags, "", args))
         bar.update()
-        before = ce.evaluate(standard, data, eps_list, budget, cache=_json(models, tag, args))
+        before = [
+            ce.evaluate(model, data, eps_list, budget, cache=_json(models, tag, args))
+            for model, data, tag in zip(standard, datas, tags, strict=True)
+        ]
         for eps in eps_list:
-            bar.set_postfix_str(f"pgd {eps * 255:g}/255 {tag}")
-            cache = None if args.quick else models / f"{tag}_pgd{eps * 255:g}.pt"
-            robust = ce.train(data, seed, budget, start=standard, eps=eps, cache=cache)
+            suffix = f"_pgd{eps * 255:g}"
+            bar.set_postfix_str(f"pgd {eps * 255:g}/255 c{contrast:g} d{deformation:g}")
+            with ce.timed(f"pgd {eps * 255:g}/255 c{contrast:g} d{deformation:g}"):
+                robust = ce.train_seeds(
+                    datas, seeds, budget, starts=standard, eps=eps,
+                    caches=_caches(models, tags, suffix, args),
+                )  # fmt: skip
             bar.update()
-            after = ce.evaluate(
-                robust, data, eps_list, budget, cache=_json(models, f"{tag}_pgd{eps * 255:g}", args)
-            )
-            records.append(
-                {
-                    "texture_contrast": contrast,
-                    "shape_deformation": deformation,
-                    "eps": f"{eps * 255:g}/255",
-                    "seed": seed,
-                    "standard": before,
-                    "adversarial": after,
-                    "delta_shape_bias": after["shape_bias"]["value"]
-                    - before["shape_bias"]["value"],
-                }
-            )
+            for seed, model, data, tag, start in zip(
+                seeds, robust, datas, tags, before, strict=True
+            ):
+                after = ce.evaluate(
+                    model, data, eps_list, budget, cache=_json(models, tag + suffix, args)
+                )
+                records.append(
+                    {
+                        "texture_contrast": contrast,
+                        "shape_deformation": deformation,
+                        "eps": f"{eps * 255:g}/255",
+                        "seed": seed,
+                        "standard": start,
+                        "adversarial": after,
+                        "delta_shape_bias": after["shape_bias"]["value"]
+                        - start["shape_bias"]["value"],
+                    }
+                )
     bar.close()
     return records
 

@@ -24,15 +24,19 @@ second run reuses the trained models; an interrupted run resumes from its last e
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import logging
 import math
+import multiprocessing
+import os
 import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +65,13 @@ from shapebias.data import (
     tiny_imagenet,
 )
 from shapebias.distortions import LowPass, PatchShuffle, Saturate, Stylize, cue_conflict
+from shapebias.frequency import (
+    BandEpsIndex,
+    FourierHeatMap,
+    band_eps_index,
+    fourier_heat_map,
+    plot_fourier_heat_map,
+)
 from shapebias.metrics import (
     AT_DID_NOT_FIT,
     CANNOT_DISCRIMINATE,
@@ -74,9 +85,12 @@ from shapebias.metrics import (
     texture_blind_null,
     verdict,
 )
-from shapebias.models import small_cnn
+from shapebias.models import eval_mode, small_cnn
 from shapebias.saliency import smoothgrad, to_heatmap
 from shapebias.training import Callback, Recipe, TrainingState, load_model, save_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cue_experiment import fit_stacked  # the examples' shared helpers
 
 log = logging.getLogger("reproduce_paper")
 DATASETS = ("shapetexture", "cifar10", "tinyimagenet", "caltech256", "folder")
@@ -133,6 +147,22 @@ class Settings:
     confidence: float = _setting(0.95, "coverage of every interval")
     alpha: float = _setting(0.05, "family-wise error rate of the Holm-adjusted claims")
     num_bootstrap: int = _setting(2000, "bootstrap replicates")
+    frequency_images: int = _setting(
+        100, "test images of the Fourier heat map and the band eps index (per model)"
+    )
+    heat_map_size: int = _setting(11, "Fourier heat map: the size x size lowest frequencies")
+    heat_map_eps: float = _setting(
+        2.0, "Fourier heat map: L2 norm per channel of each sinusoid (pixel units)"
+    )
+    band_split: float = _setting(
+        4.0, "band eps index: low band [0, f), high band [f, Nyquist], cycles per image"
+    )
+    band_steps: int = _setting(5, "band eps index: L2 PGD steps per bisection attack")
+    stack_seeds: bool = _setting(
+        True,
+        "train the seeds of a configuration as one StackedModels (false: one at a time; "
+        "same numbers but for the random attack starts' draws)",
+    )
 
 
 PRESETS = {
@@ -140,20 +170,25 @@ PRESETS = {
     "quick": Settings(
         seeds=2,
         image_size=16,
-        train_size=1500,
-        validation_size=200,
-        test_size=300,
+        train_size=800,
+        validation_size=100,
+        test_size=200,
         width=16,
-        standard_epochs=5,
+        standard_epochs=4,
         finetune_epochs=1,
         train_pgd_steps=1,
         robust_eps=(2 / 255, 8 / 255),
-        robust_size=150,
+        robust_size=100,
         eval_steps=3,
         eval_restarts=1,
         saliency_images=8,
         saliency_samples=4,
         num_bootstrap=300,
+        frequency_images=24,
+        heat_map_size=5,
+        heat_map_eps=1.0,
+        band_split=2.0,
+        band_steps=2,
     ),
 }
 # Settings the command line sets through their own flags, not --set.
@@ -280,6 +315,8 @@ class TrainConfig:
         train: the data key of the training tensors.
         validation: the data key of the per-epoch evaluation tensors.
         starts: per seed, the model to fine-tune from (None: from scratch).
+        stacked: train all seeds as one stack (False: one seed at a time, for a
+            per-seed stopping rule).
     """
 
     name: str
@@ -287,6 +324,7 @@ class TrainConfig:
     train: str = "train"
     validation: str = "validation"
     starts: tuple[nn.Module, ...] | None = None
+    stacked: bool = True
 
 
 @dataclasses.dataclass
@@ -301,6 +339,7 @@ class RunContext:
     total: int
     done: int = 0
     metas: dict[tuple[str, int], dict[str, Any]] = dataclasses.field(default_factory=dict)
+    pool: Any = None  # worker processes (None: everything runs in this process)
 
     def step(self, what: str, name: str, seed: int) -> None:
         """Name the next model on the bar: ``train model 5/21: pgd_linf_4 seed 1``."""
@@ -332,9 +371,13 @@ def model_configs(settings: Settings) -> dict[str, TrainConfig]:
     recipe = _scratch(Recipe.standard(epochs=settings.standard_epochs, optimizer="adam"), settings)
     seeds = settings.seeds
     return {
-        "standard": TrainConfig("standard", (recipe,) * seeds),
+        "standard": TrainConfig("standard", (recipe,) * seeds, stacked=settings.stack_seeds),
         "shape_only": TrainConfig(
-            "shape_only", (recipe,) * seeds, "train_shape_only", "validation_shape_only"
+            "shape_only",
+            (recipe,) * seeds,
+            "train_shape_only",
+            "validation_shape_only",
+            stacked=settings.stack_seeds,
         ),
     }
 
@@ -363,6 +406,7 @@ def adversarial_configs(settings: Settings, standard: list[nn.Module]) -> list[T
             name,
             (dataclasses.replace(recipe, lr=settings.finetune_lr),) * settings.seeds,
             starts=tuple(standard),
+            stacked=settings.stack_seeds,
         )
         for name, recipe in recipes.items()
     ]
@@ -377,7 +421,7 @@ def underfit_config(settings: Settings, run: RunContext, names: list[str]) -> Tr
             epochs=settings.standard_epochs, match_accuracy=target, optimizer="adam"
         )
         recipes.append(_scratch(recipe, settings))
-    return TrainConfig("underfit", tuple(recipes))
+    return TrainConfig("underfit", tuple(recipes), stacked=False)
 
 
 def seed_list(settings: Settings) -> list[int]:
@@ -387,9 +431,19 @@ def seed_list(settings: Settings) -> list[int]:
 def train_seeds(config: TrainConfig, seeds: Sequence[int], run: RunContext) -> list[nn.Module]:
     """Train (or load) one configuration for every seed; one model per seed, in order.
 
-    The single place that trains: a grouped implementation (all seeds in one stacked
-    model) can replace this function without touching the rest of the script.
+    The single place that trains. All seeds of a configuration train together as one
+    :class:`~shapebias.models.StackedModels` (:func:`_cue_experiment.fit_stacked`): each
+    seed keeps its own initialisation (``torch.manual_seed(seed)``), its own shuffling
+    generator, its own start (an AT model fine-tunes its seed's standard model) and gets
+    exactly the gradients and Adam updates of a separate run. Only random attack starts
+    differ: they are drawn once for the stacked batch, so they are other draws of the
+    same distribution. ``underfit`` trains one seed at a time (:func:`_train_one`): its
+    stopping rule watches each seed's own validation accuracy, and a stack stops all
+    members at once.
     """
+    paths = [_model_path(run, config.name, seed) for seed in seeds]
+    if config.stacked and not all(path.exists() for path in paths):
+        return _train_stacked(config, seeds, run)
     models = []
     for index, seed in enumerate(seeds):
         run.step("train", config.name, seed)
@@ -399,26 +453,123 @@ def train_seeds(config: TrainConfig, seeds: Sequence[int], run: RunContext) -> l
     return models
 
 
+def _model_path(run: RunContext, name: str, seed: int) -> Path:
+    return run.out / "models" / f"{name}_seed{seed}.pt"
+
+
+def _initial(seed: int, start: nn.Module | None, run: RunContext) -> nn.Module:
+    """Seed ``seed``'s model before training: initialised from the seed, or ``start``'s copy."""
+    torch.manual_seed(seed)  # the initial weights are a function of the seed
+    model = small_cnn(run.data["num_classes"], width=run.settings.width).to(run.device)
+    if start is not None:
+        model.load_state_dict(start.state_dict())
+    return model
+
+
+def _loader(config: TrainConfig, seed: int, run: RunContext) -> DataLoader:
+    """The training batches of one seed, shuffled by the seed's own generator."""
+    return DataLoader(
+        TensorDataset(*run.data[config.train]),
+        batch_size=run.settings.batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+class MemberAccuracy(Callback):
+    """Each stacked seed's clean accuracy on the validation split, after every epoch.
+
+    Adds ``member_accuracy`` (one value per seed) to the epoch's history entry and logs
+    one line per seed, as :class:`EpochLog` does for a model trained alone.
+    """
+
+    def __init__(self, validation: tuple[torch.Tensor, ...], labels: list[str], epochs: int):
+        self.images, self.targets = validation[0], validation[1]
+        self.labels, self.epochs = labels, epochs
+
+    def on_epoch_end(self, state: TrainingState) -> None:
+        members = len(self.labels)
+        correct = torch.zeros(members)
+        with eval_mode(state.model), torch.no_grad():
+            for images, labels in zip(self.images.split(256), self.targets.split(256), strict=True):
+                logits = state.model(images.repeat(members, 1, 1, 1))
+                hits = logits.argmax(1) == labels.repeat(members)
+                correct += hits.view(members, -1).sum(1).cpu()
+        metrics = state.history[-1]
+        metrics["member_accuracy"] = (correct / len(self.targets)).tolist()
+        for label, accuracy in zip(self.labels, metrics["member_accuracy"], strict=True):
+            log.info(
+                "%s epoch %d/%d: loss %.4f (stack mean), validation accuracy %.3f, %.1f s",
+                label, state.epoch, self.epochs, metrics["loss"], accuracy, metrics["seconds"],
+            )  # fmt: skip
+
+
+def _train_stacked(config: TrainConfig, seeds: Sequence[int], run: RunContext) -> list[nn.Module]:
+    """Every seed of ``config`` as one stack; saves each seed's model and meta as alone."""
+    settings = run.settings
+    recipe = config.recipes[0]
+    labels = [f"{config.name} seed {seed}" for seed in seeds]
+    run.bar.set_description(f"train {config.name} seeds {seeds[0]}-{seeds[-1]} (stacked)")
+    starts = config.starts or (None,) * len(seeds)
+    models = [_initial(seed, start, run) for seed, start in zip(seeds, starts, strict=True)]
+    loaders = [_loader(config, seed, run) for seed in seeds]
+    checkpoints = run.out / "checkpoints" / f"{config.name}_stacked"
+    torch.manual_seed(seeds[0])  # the stack's random attack starts: a function of the seeds
+    began, began_cpu = time.perf_counter(), time.process_time()
+    trained, history = fit_stacked(
+        models,
+        loaders,
+        recipe,
+        callbacks=(MemberAccuracy(run.data[config.validation], labels, recipe.epochs),),
+        checkpoint_dir=checkpoints,
+        device=run.device,
+        progress=False,
+    )
+    seconds, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+    for index, (seed, model) in enumerate(zip(seeds, trained, strict=True)):
+        meta = recipe.meta(
+            data=settings.dataset,
+            seed=seed,
+            fine_tuned_from=f"standard seed {seed}" if config.starts is not None else None,
+            epochs_run=len(history),
+            clean_accuracy=history[-1]["member_accuracy"][index],
+            evaluated_on="validation split",
+            stacked_seeds=list(seeds),
+            train_seconds=seconds / len(seeds),
+            train_cpu_seconds=cpu / len(seeds),
+            stack_train_seconds=seconds,
+            stack_train_cpu_seconds=cpu,
+            history=[
+                {
+                    "epoch": h["epoch"],
+                    "stack_mean_loss": h["loss"],
+                    "lr": h["lr"],
+                    "seconds": h["seconds"],
+                    "clean_accuracy": h["member_accuracy"][index],
+                }
+                for h in history
+            ],
+        )
+        save_model(_model_path(run, config.name, seed), model, meta=meta)
+        run.metas[config.name, seed] = meta
+        run.step("train", config.name, seed)
+        run.bar.update()
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return [model.eval() for model in trained]
+
+
 def _train_one(
     config: TrainConfig, recipe: Recipe, seed: int, start: nn.Module | None, run: RunContext
 ) -> nn.Module:
     settings, data = run.settings, run.data
     label = f"{config.name} seed {seed}"
-    path = run.out / "models" / f"{config.name}_seed{seed}.pt"
-    torch.manual_seed(seed)  # the initial weights are a function of the seed
-    model = small_cnn(data["num_classes"], width=settings.width).to(run.device)
+    path = _model_path(run, config.name, seed)
+    model = _initial(seed, start, run)
     if path.exists():
         run.metas[config.name, seed] = load_model(path, model, map_location=run.device)
         log.info("loaded %s from %s", label, path)
         return model.eval()
-    if start is not None:
-        model.load_state_dict(start.state_dict())
-    loader = DataLoader(
-        TensorDataset(*data[config.train]),
-        batch_size=settings.batch_size,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
-    )
+    loader = _loader(config, seed, run)
     began, began_cpu = time.perf_counter(), time.process_time()
     history = recipe.fit(
         model,
@@ -449,19 +600,102 @@ def _train_one(
 
 def train_all(run: RunContext) -> dict[str, list[nn.Module]]:
     """Every configuration for every seed: name -> one model per seed."""
-    settings, seeds = run.settings, seed_list(run.settings)
-    models: dict[str, list[nn.Module]] = {}
+    settings = run.settings
+    configs = []
     for name, config in model_configs(settings).items():
         if config.train not in run.data:
             log.info("skipping %s: %s has no %s split", name, settings.dataset, config.train)
             continue
-        models[name] = train_seeds(config, seeds, run)
+        configs.append(config)
+    models = _train_configs(configs, run)
     adversarial = adversarial_configs(settings, models["standard"])
-    for config in adversarial:
-        models[config.name] = train_seeds(config, seeds, run)
+    models.update(_train_configs(adversarial, run))
     underfit = underfit_config(settings, run, [c.name for c in adversarial])
-    models["underfit"] = train_seeds(underfit, seeds, run)
+    models.update(_train_configs([underfit], run))
     return models
+
+
+def _train_configs(configs: list[TrainConfig], run: RunContext) -> dict[str, list[nn.Module]]:
+    """Train configurations that do not depend on each other; name -> one model per seed.
+
+    With worker processes, each stacked configuration (or each seed of an unstacked one)
+    is one job; the models are then loaded here from the files the workers saved.
+    """
+    seeds = seed_list(run.settings)
+    if run.pool is not None:
+        jobs = [
+            (config, seeds)
+            if config.stacked
+            else (dataclasses.replace(config, recipes=(config.recipes[i],)), [seed])
+            for config in configs
+            for i, seed in enumerate(seeds if not config.stacked else seeds[:1])
+            if not all(_model_path(run, config.name, s).exists() for s in seeds)
+        ]
+        for (config, job_seeds), _ in _parallel(_train_job, jobs, run):
+            log.info("trained %s seeds %s in a worker process", config.name, job_seeds)
+    return {config.name: train_seeds(config, seeds, run) for config in configs}
+
+
+def _train_job(job: tuple[TrainConfig, list[int]], run: RunContext) -> None:
+    config, seeds = job
+    train_seeds(config, seeds, run)
+
+
+def _parallel(
+    function: Callable[[Any, RunContext], Any], jobs: Sequence[Any], run: RunContext
+) -> Iterator[tuple[Any, Any]]:
+    """``(job, function(job, run))`` for every job, in order of completion.
+
+    In this process when ``run.pool`` is None, else in the pool's worker processes (each
+    with its own :class:`RunContext` from :func:`_init_worker`).
+    """
+    if run.pool is None:
+        for job in jobs:
+            yield job, function(job, run)
+        return
+    futures = {run.pool.submit(_in_worker, function, job): job for job in jobs}
+    for future in concurrent.futures.as_completed(futures):
+        yield futures[future], future.result()
+
+
+_WORKER: dict[str, RunContext] = {}
+
+
+def _init_worker(settings: Settings, axes: dict[str, Any], data_root: Path | None, out: Path,
+                 device: str) -> None:  # fmt: skip
+    """A worker process: one thread, its own copy of the data, no progress bar."""
+    torch.set_num_threads(1)
+    _configure_logging()
+    data = _on_device(load_data(settings, axes, data_root), torch.device(device))
+    bar = tqdm(total=0, disable=True)
+    _WORKER["run"] = RunContext(settings, data, out, torch.device(device), bar, total=0)
+
+
+def _in_worker(function: Callable[[Any, RunContext], Any], job: Any) -> Any:
+    return function(job, _WORKER["run"])
+
+
+def _pool(workers: int, settings: Settings, axes: dict[str, Any], args: argparse.Namespace):
+    """``workers`` processes of one thread each (None for 1: all in this process)."""
+    if workers == 1:
+        return contextlib.nullcontext(None)
+    return concurrent.futures.ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(settings, axes, args.data_root, args.out, args.device),
+    )
+
+
+def _on_device(data: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {
+        k: tuple(t.to(device) for t in v) if isinstance(v, tuple) else v for k, v in data.items()
+    }
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("shapebias.training").setLevel(logging.WARNING)  # EpochLog names the model
 
 
 def num_models(settings: Settings, data: dict[str, Any]) -> int:
@@ -557,17 +791,78 @@ def _saliency(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, sett
     )
 
 
-def evaluate(model: nn.Module, data: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """Every number the paper reports for one model, per test item and summarised."""
-    seed = settings.seed  # the same distorted images and attacks for every model
-    accuracy = distortion_accuracy(
-        model, data["test"], test_distortions(settings), seed=seed, progress=False
+@contextlib.contextmanager
+def _cpu_clock(parts: dict[str, float], name: str) -> Iterator[None]:
+    """Add the CPU seconds (``time.process_time``) of the block to ``parts[name]``."""
+    began = time.process_time()
+    try:
+        yield
+    finally:
+        parts[name] = parts.get(name, 0.0) + time.process_time() - began
+
+
+def frequency_measures(
+    model: nn.Module, test: tuple[torch.Tensor, ...], settings: Settings
+) -> tuple[FourierHeatMap, BandEpsIndex]:
+    """The Fourier heat map and the low/high band eps index on the first test images.
+
+    Settings fixed from cost and the standard model alone: ``heat_map_eps`` 2.0 at 32 px
+    is the peak amplitude (0.088) of the gallery example's 1.0 at 16 px; the bands split
+    at ``band_split`` cycles per image as in the frequency guide; L2 PGD with
+    ``band_steps`` steps per bisection round on the library's default budget grid.
+    """
+    images, labels = (t[: settings.frequency_images] for t in test[:2])
+    generator = torch.Generator(images.device).manual_seed(settings.seed)
+    heat = fourier_heat_map(
+        model,
+        (images, labels),
+        eps=settings.heat_map_eps,
+        size=min(settings.heat_map_size, images.shape[-1]),
+        generator=generator,
+        progress=False,
     )
-    bias = shape_bias(model, data["cue_conflict"], seed=seed, progress=False)
+    band = band_eps_index(
+        model,
+        (images, labels),
+        low_band=(0.0, settings.band_split),
+        high_band=(settings.band_split, math.inf),
+        steps=settings.band_steps,
+        generator=generator,
+        progress=False,
+    )
+    return heat, band
+
+
+def _low_first(band: BandEpsIndex) -> torch.Tensor:
+    """Per image: 1 if the low band fooled on a smaller budget, 0.5 on a tie, 0 if the high
+    band did, NaN where the image was not evaluated (wrong when clean, or never fooled)."""
+    low, high = band.eps_low, band.eps_high
+    share = (low < high).double() + 0.5 * (low == high).double()
+    never = torch.isinf(low) & torch.isinf(high)
+    return share.masked_fill(low.isnan() | high.isnan() | never, math.nan)
+
+
+def evaluate(model: nn.Module, data: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Every number the paper reports for one model, per test item and summarised.
+
+    ``result["timing"]["cpu_seconds"]`` holds the CPU seconds of each part.
+    """
+    seed = settings.seed  # the same distorted images and attacks for every model
+    parts: dict[str, float] = {}
+    with _cpu_clock(parts, "distortions"):
+        accuracy = distortion_accuracy(
+            model, data["test"], test_distortions(settings), seed=seed, progress=False
+        )
+    with _cpu_clock(parts, "cue conflict"):
+        bias = shape_bias(model, data["cue_conflict"], seed=seed, progress=False)
     conflict = bias.shape_labels != bias.texture_labels
     images, labels = (t[: settings.robust_size] for t in data["test"])
     saliency_images, saliency_labels = (t[: settings.saliency_images] for t in data["test"])
-    saliency = _saliency(model, saliency_images, saliency_labels, settings)
+    with _cpu_clock(parts, "robustness"):
+        robust = robust_curve(model, images, labels, settings)
+    with _cpu_clock(parts, "saliency"):
+        saliency = _saliency(model, saliency_images, saliency_labels, settings)
+        alignment, concentrated = edge_alignment(saliency, saliency_images), concentration(saliency)
     result = {
         "accuracy": accuracy,
         "shape_bias": bias,
@@ -576,35 +871,93 @@ def evaluate(model: nn.Module, data: dict[str, Any], settings: Settings) -> dict
             "distorted": accuracy.correct,
             "shape": (bias.decisions == bias.shape_labels)[conflict],
             "texture": (bias.decisions == bias.texture_labels)[conflict],
-            "robust": robust_curve(model, images, labels, settings),
-            "edge_alignment": edge_alignment(saliency, saliency_images).cpu(),
-            "concentration": concentration(saliency).cpu(),
+            "robust": robust,
+            "edge_alignment": alignment.cpu(),
+            "concentration": concentrated.cpu(),
         },
     }
-    for split in ("shape_only", "texture_only"):
-        if split in data:
-            result["items"][split] = distortion_accuracy(
-                model, data[split], {}, seed=seed, progress=False
-            ).correct["clean"]
+    with _cpu_clock(parts, "frequency"):
+        result["heat_map"], band = frequency_measures(model, data["test"], settings)
+    result["band_index"] = band
+    result["items"]["low_first"] = _low_first(band)
+    with _cpu_clock(parts, "shape/texture only"):
+        for split in ("shape_only", "texture_only"):
+            if split in data:
+                result["items"][split] = distortion_accuracy(
+                    model, data[split], {}, seed=seed, progress=False
+                ).correct["clean"]
+    result["timing"] = {"cpu_seconds": parts}
     return result
 
 
 def evaluate_all(
     models: dict[str, list[nn.Module]], run: RunContext
 ) -> dict[str, list[dict[str, Any]]]:
-    results: dict[str, list[dict[str, Any]]] = {}
-    for name, per_seed in models.items():
-        results[name] = []
-        for seed, model in zip(seed_list(run.settings), per_seed, strict=True):
-            run.step("evaluate", name, seed)
-            began, began_cpu = time.perf_counter(), time.process_time()
-            results[name].append(evaluate(model, run.data, run.settings))
-            results[name][-1]["timing"] = {
-                "evaluate_seconds": time.perf_counter() - began,
-                "evaluate_cpu_seconds": time.process_time() - began_cpu,
-            }
-            run.bar.update()
+    """Every model of every seed evaluated (in the worker processes, if any)."""
+    seeds = seed_list(run.settings)
+    jobs = [(name, seed) for name in models for seed in seeds]
+    results: dict[str, list[Any]] = {name: [None] * len(seeds) for name in models}
+    for (name, seed), result in _parallel(_evaluate_job, jobs, run):
+        run.step("evaluate", name, seed)
+        parts = result["timing"]["cpu_seconds"]
+        log.info(
+            "evaluated %s seed %d: CPU %s",
+            name, seed, ", ".join(f"{k} {v:.1f} s" for k, v in parts.items()),
+        )  # fmt: skip
+        results[name][seeds.index(seed)] = result
+        run.bar.update()
     return results
+
+
+def _evaluate_job(job: tuple[str, int], run: RunContext) -> dict[str, Any]:
+    """Evaluate one saved model (read from its file, so a worker process can do it)."""
+    name, seed = job
+    model = _initial(seed, None, run)
+    load_model(_model_path(run, name, seed), model, map_location=run.device)
+    began = time.perf_counter()
+    result = evaluate(model.eval(), run.data, run.settings)
+    result["timing"]["evaluate_seconds"] = time.perf_counter() - began
+    return result
+
+
+def time_breakdown(results: dict[str, list[dict[str, Any]]], metas: dict) -> dict[str, Any]:
+    """CPU seconds per model (mean over seeds): training, and each evaluation part."""
+    table: dict[str, Any] = {}
+    for name, per_seed in results.items():
+        parts: dict[str, float] = {}
+        for result in per_seed:
+            for part, seconds in result["timing"]["cpu_seconds"].items():
+                parts[part] = parts.get(part, 0.0) + seconds / len(per_seed)
+        trained = [m.get("train_cpu_seconds", math.nan) for (n, _), m in metas.items() if n == name]
+        table[name] = {
+            "train_cpu_seconds": float(np.mean(trained)) if trained else math.nan,
+            "stacked": any("stacked_seeds" in m for (n, _), m in metas.items() if n == name),
+            "evaluate_cpu_seconds": parts,
+        }
+    return table
+
+
+def timing_table(breakdown: dict[str, Any]) -> str:
+    """The CPU-time breakdown as a Markdown table (per model, mean over seeds)."""
+    rows = breakdown.values()
+    parts = list(dict.fromkeys(p for row in rows for p in row["evaluate_cpu_seconds"]))
+    header = ["model", "train", "stacked", *parts, "evaluation total"]
+    body = [
+        [
+            name,
+            f"{row['train_cpu_seconds']:.1f}",
+            "yes" if row["stacked"] else "no",
+            *[f"{row['evaluate_cpu_seconds'].get(p, 0.0):.1f}" for p in parts],
+            f"{sum(row['evaluate_cpu_seconds'].values()):.1f}",
+        ]
+        for name, row in breakdown.items()
+    ]
+    return _table(header, body) + (
+        "\n\nCPU seconds per model and seed (time.process_time of the whole process, all "
+        "threads), mean over seeds; a stacked model's training is its stack's CPU time "
+        "divided by the number of seeds. On a shared machine CPU time is the steadier "
+        "measure; wall time is in the header."
+    )
 
 
 # ------------------------------------------------------------------------ claims
@@ -923,6 +1276,14 @@ def per_seed_numbers(result: dict[str, Any], num_classes: int) -> dict[str, Any]
             for key in ("edge_alignment", "concentration")
         },
     }
+    band, heat = result["band_index"], result["heat_map"]
+    numbers["band_eps_index"] = {
+        "index": band.index if math.isfinite(band.index) else str(band.index),
+        "low_first": band.low_first,
+        **{k: getattr(band, k) for k in ("evaluated", "clean_correct", "censored_low")},
+        "censored_high": band.censored_high,
+    }
+    numbers["fourier_heat_map"] = {"eps": heat.eps, "error": heat.error.tolist()}
     for split in ("shape_only", "texture_only"):
         if split in items:
             numbers[split] = float(items[split].double().mean())
@@ -1008,6 +1369,73 @@ def _attack_description(settings: Settings) -> str:
         f"L-inf PGD-{settings.eval_steps} with {settings.eval_restarts} random restart(s) "
         f"(step 2.5 eps / steps; the most damaging restart kept per image)"
     )
+
+
+def frequency_table(results: dict[str, list[dict[str, Any]]], settings: Settings) -> str:
+    """The band eps index per model, and its seed-paired low-first share against standard."""
+    header = ["model", "band index per seed", "low-first share", "model - standard [interval]",
+              "seeds"]  # fmt: skip
+    low_first = _per_image("low_first")
+    body = []
+    standard = _items(results["standard"], low_first)
+    for name, per_seed in results.items():
+        indices = ", ".join(_signed(r["band_index"].index) for r in per_seed)
+        own = _items(per_seed, low_first)
+        row = [name, indices, "-", "-", "-"]  # "-": a seed with no image fooled in a band
+        if _any_shared(own, own):
+            row[2] = _interval(seed_mean(own, settings))
+        if name != "standard" and _any_shared(own, standard):
+            d = paired(own, standard, settings)
+            row[3:] = [_interval(d, signed=True), d.sign_count]
+        body.append(row)
+    return _table(header, body) + (
+        f"\n\nOn the first {settings.frequency_images} test images: per image, the smallest "
+        f"L2 budget of band-limited PGD ({settings.band_steps} steps per bisection round, "
+        f"the default grid of shapebias.frequency.default_eps_grid) that fools the model "
+        f"through the low band [0, {settings.band_split:g}) or the high band "
+        f"[{settings.band_split:g}, Nyquist] cycles per image. Band index: median of "
+        f"log(eps_high / eps_low) (> 0: fooled more cheaply through low frequencies, the "
+        f"side Yin et al. 2019 find adversarial training moves models to). Low-first share: "
+        f"images fooled on a smaller budget in the low band (ties half), percent, mean over "
+        f"seeds with the hierarchical interval; the difference is seed-paired. Not one of "
+        f"the paper's claims, so not in the Holm family."
+    )
+
+
+def _signed(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:+.2f}"
+
+
+def _any_shared(
+    a: list[tuple[torch.Tensor, torch.Tensor | None]],
+    b: list[tuple[torch.Tensor, torch.Tensor | None]],
+) -> bool:
+    """Whether every seed has an item that is a number in both ``a`` and ``b``."""
+    return all(bool((~(x.isnan() | y.isnan())).any()) for (x, _), (y, _) in zip(a, b, strict=True))
+
+
+def fourier_figure(
+    results: dict[str, list[dict[str, Any]]], settings: Settings, path: Path
+) -> None:
+    """Fourier heat maps (error rate) of every model of the first seed, side by side."""
+    names = list(results)
+    fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 3.0), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        heat = results[name][0]["heat_map"]
+        plot_fourier_heat_map(heat, ax, colorbar=name == names[-1], title=name)
+        ax.tick_params(labelsize=5)
+    fig.text(
+        0.01, 0.01,
+        f"Fourier heat maps (Yin et al. 2019), seed {settings.seed}: error rate under "
+        f"clip(x + {settings.heat_map_eps:g} r U_ij) per frequency (i, j), cycles per image, "
+        f"DC in the middle, on the first {settings.frequency_images} test images; "
+        f"{settings.image_size}x{settings.image_size} px, the "
+        f"{settings.heat_map_size}x{settings.heat_map_size} lowest frequencies.",
+        fontsize=7, wrap=True,
+    )  # fmt: skip
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def saliency_figure(
@@ -1112,13 +1540,17 @@ def write_results(
     parts = [QUICK_BANNER] if context["quick"] else []
     parts += [
         "# Zhang & Zhu (2019) reproduced with shapebias",
-        f"shapebias {shapebias.__version__}, wall time {context['seconds']:.0f} s, seeds "
+        f"shapebias {shapebias.__version__}, wall time {context['seconds']:.0f} s (CPU "
+        f"{context['cpu_seconds']:.0f} s with the worker processes; {context['workers']} "
+        f"worker(s)), seeds "
         f"{seed_list(settings)}, settings: `{json.dumps(dataclasses.asdict(settings))}`, "
         f"dataset settings ({calibrated}): `{json.dumps(context['axes'])}`.",
         "## The paper's claims, seed-paired\n\n" + claims_table(rows, settings),
         "## Controls: accuracy and shape bias\n\n"
         + controls_table(numbers, settings, 1.0 / num_classes),
+        "## Frequency: band eps index\n\n" + frequency_table(results, settings),
         "## Robust accuracy\n\n" + robustness_table(robust, settings),
+        "## Where the time went\n\n" + timing_table(context["timing"]),
     ]
     report = "\n\n".join(parts)
     (out / "results.md").write_text(report + "\n")
@@ -1130,6 +1562,8 @@ def write_results(
         "calibrated_axes": context["calibrated"],
         "shapebias_version": shapebias.__version__,
         "wall_seconds": context["seconds"],
+        "cpu_seconds": context["cpu_seconds"],
+        "time_breakdown": context["timing"],
         "seeds": seeds,
         "models": {
             name: [
@@ -1236,6 +1670,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, help="number of training seeds (default 3; --quick 2)")
     parser.add_argument("--device", default="cpu", help="e.g. cpu, cuda, cuda:1")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="worker processes of one thread each that train configurations and evaluate "
+        "models side by side (default 2; 1: everything in this process, torch's threads)",
+    )
+    parser.add_argument(
         "--fresh",
         action="store_true",
         help="delete results of a different configuration in --out and start over",
@@ -1255,6 +1696,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         )
     if args.seed < 0:
         parser.error(f"--seed must be >= 0, got {args.seed}")
+    if args.workers < 1:
+        parser.error(f"--workers must be >= 1, got {args.workers} (1 runs everything here)")
     if args.dataset != "shapetexture" and args.data_root is None:
         parser.error(f"--dataset {args.dataset} needs --data-root PATH (nothing is downloaded)")
     if args.data_root is not None and not args.data_root.exists():
@@ -1301,7 +1744,8 @@ def check_settings(settings: Settings) -> None:
     problems = []
     for f in dataclasses.fields(Settings):
         value = getattr(settings, f.name)
-        if isinstance(value, int) and f.name not in ("seed",) and value < 1:
+        counts = isinstance(value, int) and not isinstance(value, bool)
+        if counts and f.name != "seed" and value < 1:
             problems.append(f"{f.name} must be >= 1, got {value}")
     positive = ("lr", "finetune_lr", "eps_l2", "noise_level")
     problems += [
@@ -1401,24 +1845,30 @@ def prepare_output(out: Path, config: dict[str, Any], fresh: bool) -> None:
     path.write_text(json.dumps(wanted, indent=2) + "\n")
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished worker processes."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    logging.getLogger("shapebias.training").setLevel(logging.WARNING)  # EpochLog names the model
+    _configure_logging()
     args = parse_args(argv)
     settings, axes = build_settings(args)
     prepare_output(
         args.out, {"settings": dataclasses.asdict(settings), "dataset_axes": axes}, args.fresh
     )
     device = torch.device(args.device)
-    began = time.perf_counter()
-    data = load_data(settings, axes, args.data_root)
-    data = {
-        k: tuple(t.to(device) for t in v) if isinstance(v, tuple) else v for k, v in data.items()
-    }
+    began, began_cpu = time.perf_counter(), time.process_time()
+    data = _on_device(load_data(settings, axes, args.data_root), device)
     total = num_models(settings, data)
     # Log lines go through tqdm.write, so they never break the bar's line.
-    with logging_redirect_tqdm(), tqdm(total=2 * total, unit="model", file=sys.stderr) as bar:
-        run = RunContext(settings, data, args.out, device, bar, total)
+    with (
+        logging_redirect_tqdm(),
+        tqdm(total=2 * total, unit="model", file=sys.stderr) as bar,
+        _pool(args.workers, settings, axes, args) as pool,
+    ):
+        run = RunContext(settings, data, args.out, device, bar, total, pool=pool)
         models = train_all(run)
         run.done = 0
         results = evaluate_all(models, run)
@@ -1426,14 +1876,18 @@ def main(argv: list[str] | None = None) -> int:
     rows = claim_rows(results, robust, settings, data)
     saliency_figure(models, data, settings, args.out / "saliency.png")
     differences_figure(rows, args.out / "paired_differences.png")
+    fourier_figure(results, settings, args.out / "fourier_heat_maps.png")
     context = {
         "settings": settings,
         "axes": axes,
         "calibrated": hasattr(shapebias.data, "CALIBRATED_AXES"),
         "quick": args.quick,
+        "workers": args.workers,
         "num_classes": data["num_classes"],
         "seconds": time.perf_counter() - began,
+        "cpu_seconds": _cpu_seconds() - began_cpu,
         "metas": run.metas,
+        "timing": time_breakdown(results, run.metas),
     }
     report = write_results(results, rows, robust, context, args.out)
     print(report)

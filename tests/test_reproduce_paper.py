@@ -213,7 +213,8 @@ def test_bad_flags_are_refused(args, message, tmp_path, script, capsys):
 @pytest.mark.parametrize(
     "setting,message",
     [
-        ("colour=1", "unknown setting 'colour'; known settings: alpha, batch_size"),
+        ("colour=1", "unknown setting 'colour'; known settings: alpha, band_split,"),
+        ("colour=1", "known settings: alpha, band_split, band_steps, batch_size"),
         ("colour=1", "dataset settings: texture_correlation, texture_contrast"),
         ("seeds=4", "unknown setting 'seeds' (use --seeds)"),
         ("train_size=1.5", "train_size must be a int (default 4000), got '1.5'"),
@@ -338,3 +339,72 @@ def test_real_data_protocol_on_an_image_folder(tmp_path):
     assert {"standard", "underfit"} <= set(results["models"])
     assert "shape bias" not in {c["claim"] for c in results["claims"]}
     assert "skipping shape_only" in result.stderr
+
+
+def _tiny_run(script, out: Path):
+    sizes = ["train_size=80", "validation_size=20", "test_size=20", "width=4", "batch_size=32"]
+    arguments = ["--quick", "--seeds", "3", *(part for size in sizes for part in ("--set", size))]
+    settings, axes = script.build_settings(script.parse_args(arguments))
+    data = script.load_data(settings, axes, None)
+    bar = script.tqdm(total=1, disable=True)
+    return script.RunContext(settings, data, out, torch.device("cpu"), bar, total=1)
+
+
+def _assert_same_weights(stacked, alone):
+    for a, b in zip(stacked, alone, strict=True):
+        for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+            torch.testing.assert_close(x, y, atol=2e-5, rtol=1e-4, msg=name)
+
+
+def test_stacked_train_seeds_gives_each_seed_its_separate_training(script, tmp_path):
+    """All seeds as one stack == one seed at a time (init, shuffling, start, Adam, meta)."""
+    from shapebias.attacks import PGD
+    from shapebias.training import AdversarialLoss, Recipe
+
+    stacked_run, alone_run = _tiny_run(script, tmp_path / "a"), _tiny_run(script, tmp_path / "b")
+    seeds = script.seed_list(stacked_run.settings)
+    standard = script.model_configs(stacked_run.settings)["standard"]
+    stacked = script.train_seeds(standard, seeds, stacked_run)
+    alone = [script._train_one(standard, standard.recipes[0], s, None, alone_run) for s in seeds]
+    _assert_same_weights(stacked, alone)
+    assert not torch.allclose(stacked[0][0].weight, stacked[1][0].weight)  # seeds differ
+    for seed in seeds:
+        ours, theirs = stacked_run.metas["standard", seed], alone_run.metas["standard", seed]
+        assert ours["clean_accuracy"] == pytest.approx(theirs["clean_accuracy"], abs=1e-6)
+        assert ours["stacked_seeds"] == seeds and ours["epochs_run"] == theirs["epochs_run"]
+        assert (tmp_path / "a" / "models" / f"standard_seed{seed}.pt").exists()
+    # AT fine-tuned from each seed's own standard model; random starts off, because the
+    # stack draws them once for its whole batch (other draws of the same distribution).
+    eps = 4 / 255
+    attack = PGD(eps=eps, steps=2, step_size=eps, random_start=False)
+    recipe = Recipe.pgd_linf(eps, steps=2, epochs=2, optimizer="adam")
+    recipe = script.dataclasses.replace(recipe, loss=AdversarialLoss(attack), lr=1e-3)
+    at = script.TrainConfig("pgd", (recipe,) * len(seeds), starts=tuple(stacked))
+    at_alone = script.dataclasses.replace(at, starts=tuple(alone))
+    stacked_at = script.train_seeds(at, seeds, stacked_run)
+    alone_at = [
+        script._train_one(at_alone, recipe, s, alone[i], alone_run) for i, s in enumerate(seeds)
+    ]
+    _assert_same_weights(stacked_at, alone_at)
+    assert not torch.allclose(stacked_at[0][0].weight, stacked[0][0].weight)  # it trained
+    assert stacked_run.metas["pgd", seeds[1]]["fine_tuned_from"] == f"standard seed {seeds[1]}"
+    # A second call loads the saved per-seed models instead of training again.
+    again = script.train_seeds(at, seeds, stacked_run)
+    _assert_same_weights(again, stacked_at)
+    assert not (tmp_path / "a" / "checkpoints" / "pgd_stacked").exists()
+
+
+def test_frequency_measures_for_every_model_and_seed(finished_run, script):
+    out, _ = finished_run
+    assert (out / "fourier_heat_maps.png").stat().st_size > 0
+    results = json.loads((out / "results.json").read_text())
+    size = script.PRESETS["quick"].heat_map_size
+    for name, per_seed in results["models"].items():
+        assert len(per_seed) == SEEDS, name
+        for numbers in per_seed:
+            error = np.array(numbers["fourier_heat_map"]["error"], dtype=float)
+            assert error.shape == (size, size) and ((error >= 0) & (error <= 1)).all(), name
+            np.testing.assert_allclose(error, error[::-1, ::-1])  # U_ij and U_-i,-j agree
+            band = numbers["band_eps_index"]
+            assert 0 <= band["evaluated"] <= band["clean_correct"], name
+    assert "## Frequency: band eps index" in (out / "results.md").read_text()
