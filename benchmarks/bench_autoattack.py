@@ -12,13 +12,16 @@ CPU-sized PGD-AT on this data stays at chance).
 Part 1 times APGD with ``eps=0`` on images labelled with the model's own predictions
 (no sample is ever broken, so every sample runs every step) against ``steps`` x
 (forward + input backward) of the bare model, and against torchattacks.APGD. Part 2
-does the same for Square: ``queries`` forward passes of the bare model. Part 3 runs
+does the same for Square: ``queries`` forward passes of the bare model. Part 3 repeats
+both on a linear model, where nearly all the time is the attacks' own bookkeeping, and
+prints it per step or query (CPU time, steadier than a ratio under load). Part 4 runs
 ``auto_attack`` and ``torchattacks.AutoAttack(version="standard")`` on the same test
-images, interleaved, and reports medians. torchattacks' "standard" runs APGD-CE and
-APGD-T with its default 10 steps (not the paper's 100), FAB-T (10 steps, all 3 other
-classes) and Square (5000 queries); ``auto_attack`` gets the same budgets (``steps=10``,
-``num_targets=3``, 5000 queries) and runs no FAB-T. The paper's ``steps=100`` is timed
-once as well.
+images, interleaved, and reports medians and a floor: 5000 bare forward passes of the
+samples that reach Square, which any implementation of the ensemble pays.
+torchattacks' "standard" runs APGD-CE and APGD-T with its default 10 steps (not the
+paper's 100), FAB-T (10 steps, all 3 other classes) and Square (5000 queries);
+``auto_attack`` gets the same budgets (``steps=10``, ``num_targets=3``, 5000 queries)
+and runs no FAB-T. The paper's ``steps=100`` is timed once as well.
 """
 
 from __future__ import annotations
@@ -180,6 +183,44 @@ def part_square(model, images, args):
     print_against_limit(title, functions, args, "torchattacks.Square")
 
 
+def part_bookkeeping(images, args):
+    """Per step/query cost of everything but the model: both attacks on a linear model."""
+    import torchattacks
+
+    torch.manual_seed(0)
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(images[0].numel(), CLASSES))
+    linear.eval()
+    labels, steps, queries = own_labels(linear, images), args.apgd_steps, args.square_queries
+    generator = torch.Generator
+    apgd_runs = {
+        "bare model": lambda: bare_gradients(linear, images, labels, steps),
+        "shapebias.apgd": lambda: apgd(
+            linear, images, labels, eps=0.0, steps=steps, generator=generator().manual_seed(0)
+        ),
+        "torchattacks.APGD": lambda: torchattacks.APGD(linear, eps=0.0, steps=steps)(
+            images, labels
+        ),
+    }
+    square_runs = {
+        "bare model": lambda: bare_forwards(linear, images, queries),
+        "shapebias.square": lambda: square(
+            linear, images, labels, eps=0.0, queries=queries, generator=generator().manual_seed(0)
+        ),
+        "torchattacks.Square": lambda: torchattacks.Square(
+            linear, eps=0.0, n_queries=queries, seed=0
+        )(images, labels),
+    }
+    print(
+        f"\nBookkeeping: the same calls on a linear model (the model costs almost nothing), "
+        f"batch {len(images)}; CPU us per step/query beyond the bare model's, medians of "
+        f"{args.repeats}; load average {os.getloadavg()}"
+    )
+    for runs, count in ((apgd_runs, steps), (square_runs, queries)):
+        _, cpu, _ = medians(runs, args.repeats)
+        for name in list(runs)[1:]:
+            print(f"  {name:20s} {(cpu[name] - cpu['bare model']) / count * 1e6:8.1f} us")
+
+
 def part_ensemble(model, images, labels, args):
     import torchattacks
 
@@ -242,7 +283,8 @@ def main():
     parser.add_argument("--square-queries", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--ensemble-repeats", type=int, default=3)
-    parser.add_argument("--part", choices=["apgd", "square", "ensemble", "all"], default="all")
+    parts = ["apgd", "square", "bookkeeping", "ensemble", "all"]
+    parser.add_argument("--part", choices=parts, default="all")
     parser.add_argument("--model-cache", default=CACHE, help="the trained model's file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -253,6 +295,8 @@ def main():
         part_apgd(model, images[: args.batch], args)
     if args.part in ("square", "all"):
         part_square(model, images[: args.batch], args)
+    if args.part in ("bookkeeping", "all"):
+        part_bookkeeping(images[: args.batch], args)
     if args.part in ("ensemble", "all"):
         part_ensemble(model, images, labels, args)
     print(f"load average after: {os.getloadavg()}")
