@@ -1,6 +1,6 @@
 """shapebias: why adversarially trained CNNs are robust, as small composable PyTorch modules."""
 
-from shapebias import attacks, data, distortions, metrics, models, saliency, training
+from shapebias import attacks, data, distortions, frequency, metrics, models, saliency, training
 from shapebias._version import __version__
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "attacks",
     "data",
     "distortions",
+    "frequency",
     "metrics",
     "models",
     "saliency",

@@ -18,6 +18,7 @@ from torch import nn
 
 __all__ = [
     "check_autocast",
+    "check_band",
     "check_bool",
     "check_callable",
     "check_choice",
@@ -33,6 +34,7 @@ __all__ = [
     "check_perturbation",
     "check_real",
     "check_sequence",
+    "check_square",
 ]
 
 
@@ -417,3 +419,54 @@ def check_sequence(
         if not item(value):
             raise TypeError(f"{name}[{index}] must be {expected}, got {type(value).__name__}.")
     return tuple(values)
+
+
+def check_band(band: Any, size: int, name: str = "band") -> tuple[float, float]:
+    """Check a radial frequency band ``(low, high)`` for ``size x size`` images.
+
+    Frequencies are in cycles per image (integer ``rfft2`` indices, Nyquist ``size / 2``):
+    ``0 <= low < high``, ``low <= size / 2`` and ``high <= size / 2`` or ``high = inf``
+    (``inf`` also takes the corners of the spectrum, ``size / 2 < r <= size / sqrt(2)``).
+    Whether the band holds a frequency at all is checked where the mask is built.
+
+    Raises:
+        TypeError: ``band`` is not a pair of real numbers.
+        ValueError: NaN, a negative ``low``, ``low >= high``, or a bound above Nyquist.
+    """
+    if isinstance(band, (str, bytes, torch.Tensor)) or not isinstance(band, Sequence):
+        raise TypeError(
+            f"{name} must be a pair (low, high) of radial frequencies in cycles per image, "
+            f"got {_describe(band)}."
+        )
+    if len(band) != 2:
+        raise ValueError(f"{name} must be a pair (low, high), got {len(band)} values.")
+    low = check_real(band[0], f"{name}[0] (low)", low=0.0, finite=True)
+    high = check_real(band[1], f"{name}[1] (high)")
+    nyquist = size / 2
+    if low >= high:
+        raise ValueError(
+            f"{name} must have low < high (the band is [low, high)), got ({low:g}, {high:g})."
+        )
+    if low > nyquist or (high > nyquist and not math.isinf(high)):
+        raise ValueError(
+            f"{name} must lie within [0, Nyquist] = [0, {nyquist:g}] cycles per image for "
+            f"{size}x{size} images, got ({low:g}, {high:g}). Use high=math.inf to keep every "
+            "frequency from low up, the spectrum's corners included."
+        )
+    return low, high
+
+
+def check_square(images: torch.Tensor, name: str, purpose: str) -> int:
+    """Check that ``(..., H, W)`` images are square and return their side ``H``.
+
+    Raises:
+        ValueError: ``H != W``.
+    """
+    height, width = images.shape[-2:]
+    if height != width:
+        side = min(height, width)
+        raise ValueError(
+            f"{name} must be square (..., S, S) for {purpose}, got {height}x{width}. "
+            f"Crop them square first, e.g. {name}[..., :{side}, :{side}]."
+        )
+    return height

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from shapebias._spectrum import frequency_radius
+
 __all__ = ["frequency_radius", "recombine", "self_conjugate_mask"]
-
-
-def frequency_radius(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
-    """Distance of each ``rfft2`` bin from the centre of the spectrum, in cycles per image.
-
-    Shape ``(height, width // 2 + 1)``; bin ``(ky, kx)`` has radius ``sqrt(ky^2 + kx^2)``
-    with integer frequencies ``ky`` in ``[-H/2, H/2)`` and ``kx`` in ``[0, W/2]``.
-    """
-    options = {"dtype": like.dtype, "device": like.device}
-    ky = torch.fft.fftfreq(height, d=1.0 / height, **options)
-    kx = torch.fft.rfftfreq(width, d=1.0 / width, **options)
-    return torch.hypot(ky.view(-1, 1), kx.view(1, -1))
 
 
 def self_conjugate_mask(height: int, width: int, device: torch.device) -> torch.Tensor:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
-import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from shapebias._matplotlib import colormap, matplotlib_module
 from shapebias._validation import check_images, check_real
 from shapebias.saliency._methods import call_rewound, check_method_kwargs, resolve_method
 
@@ -16,16 +15,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["overlay", "plot_saliency_grid", "row_percentile", "to_heatmap"]
-
-
-def _matplotlib(module: str) -> Any:
-    """Import a matplotlib module, or explain how to install the optional extra."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise ImportError(
-            'shapebias.saliency plotting needs matplotlib: pip install "shapebias[plot]"'
-        ) from error
 
 
 def row_percentile(values: torch.Tensor, q: float) -> torch.Tensor:
@@ -60,20 +49,6 @@ def _check_saliency(saliency: Any) -> None:
             "meaningless (NaN has no brightness). The saliency methods of this library "
             "refuse such models; check how this map was computed."
         )
-
-
-def _colormap(cmap: Any) -> Any:
-    """A matplotlib colormap from its name, or a clear error listing close names."""
-    colormaps = _matplotlib("matplotlib").colormaps
-    if not isinstance(cmap, str) or cmap not in colormaps:
-        names = sorted(colormaps)
-        close = difflib.get_close_matches(str(cmap), names, n=3)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(
-            f"cmap must be the name of a matplotlib colormap such as 'jet', 'gray' or "
-            f"'viridis', got {cmap!r}.{hint} See list(matplotlib.colormaps)."
-        )
-    return colormaps[cmap]
 
 
 def to_heatmap(saliency: torch.Tensor, *, percentile: float = 99.0) -> torch.Tensor:
@@ -148,9 +123,9 @@ def overlay(
             f"{getattr(heatmap, 'shape', type(heatmap).__name__)}. Make one with to_heatmap."
         )
     check_images(heatmap.unsqueeze(1), name="heatmap")
-    colormap = _colormap(cmap)
+    palette = colormap(cmap)
     levels = heatmap.detach().cpu().double().numpy()
-    colour = torch.as_tensor(colormap(levels)[..., :3]).permute(0, 3, 1, 2)
+    colour = torch.as_tensor(palette(levels)[..., :3]).permute(0, 3, 1, 2)
     colour = colour.to(dtype=images.dtype, device=images.device)
     return (1 - alpha) * images.detach().expand(n, 3, height, width) + alpha * colour
 
@@ -203,7 +178,7 @@ def plot_saliency_grid(
     """
     saliency_fn = resolve_method(method)
     kwargs = check_method_kwargs(method_kwargs)
-    _colormap(cmap)
+    colormap(cmap)
     check_images(images)
     if not isinstance(models, Mapping) or not models:
         raise ValueError(
@@ -217,7 +192,7 @@ def plot_saliency_grid(
         for name, model in models.items()
     }
     if figure is None:
-        figure = _matplotlib("matplotlib.figure").Figure(
+        figure = matplotlib_module("matplotlib.figure").Figure(
             figsize=(1.6 * images.shape[0], 1.6 * (len(models) + 1))
         )
     axes = figure.subplots(len(models) + 1, images.shape[0], squeeze=False)
