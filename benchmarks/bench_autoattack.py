@@ -246,7 +246,7 @@ def part_ensemble(model, images, labels, args):
     floor_wall, floor_cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
     print(
         f"\nAutoAttack-style ensemble, L-inf eps 2/255, {len(images)} test images; "
-        f"medians of {args.ensemble_repeats} interleaved runs (steps=100: one run); "
+        f"medians of {args.ensemble_repeats} interleaved runs after a warm-up run; "
         f"load average {os.getloadavg()}"
     )
     print(f"  clean accuracy {matched.clean:.3f}, PGD-10 robust accuracy {pgd10.robust:.3f}")
