@@ -12,6 +12,21 @@ from collections.abc import Callable
 
 import torch
 
+from shapebias.data import ShapeTextureDataset
+
+
+def shape_texture(
+    split: str, size: int, *, num_classes: int = 4
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Items ``0..size-1`` of a :class:`ShapeTextureDataset` split as ``(images, labels)``.
+
+    32x32, texture correlation 0.8 (shape and texture both predict the label, as in the
+    attack benchmarks' models).
+    """
+    data = ShapeTextureDataset(split, num_classes=num_classes, texture_correlation=0.8, size=size)
+    images, labels = zip(*(data[i] for i in range(size)), strict=True)
+    return torch.stack(images), torch.tensor(labels)
+
 
 def machine() -> str:
     """One line naming the machine, the torch build and the threads used."""

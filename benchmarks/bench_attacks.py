@@ -17,10 +17,10 @@ from _common import (
     machine,
     peak_growth_mib,
     peak_memory_in_subprocess,
+    shape_texture,
 )
 
 from shapebias.attacks import PGD, pgd, robust_accuracy
-from shapebias.data import ShapeTextureDataset
 from shapebias.models import resnet18, small_cnn
 
 EPS, ALPHA = 8 / 255, 2 / 255
@@ -56,12 +56,6 @@ METHODS = {
     "shapebias.pgd": shapebias_pgd,
     "torchattacks.PGD": torchattacks_pgd,
 }
-
-
-def shape_texture(split, size):
-    data = ShapeTextureDataset(split, num_classes=4, texture_correlation=0.8, size=size)
-    images, labels = zip(*(data[i] for i in range(size)), strict=True)
-    return torch.stack(images), torch.tensor(labels)
 
 
 def train_standard(model, images, labels, epochs):

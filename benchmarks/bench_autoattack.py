@@ -38,10 +38,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import machine
+from _common import machine, shape_texture
 
 from shapebias.attacks import PGD, apgd, auto_attack, robust_accuracy, square
-from shapebias.data import ShapeTextureDataset
 from shapebias.models import small_cnn
 from shapebias.training import Recipe
 
@@ -50,25 +49,19 @@ CLASSES = 4
 CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "output", "autoattack_model.pt")
 
 
-def shape_texture(split, size):
-    data = ShapeTextureDataset(split, num_classes=CLASSES, texture_correlation=0.8, size=size)
-    images, labels = zip(*(data[i] for i in range(size)), strict=True)
-    return torch.stack(images), torch.tensor(labels)
-
-
 def train_robust_model():
     """Standard training, then PGD-AT fine-tuning, with the library's recipes.
 
     The per-epoch scores on the test split's first 200 images are printed only; nothing
     is selected on them.
     """
-    validation = shape_texture("test", 200)
+    validation = shape_texture("test", 200, num_classes=CLASSES)
     torch.manual_seed(0)
     model = small_cnn(CLASSES, width=32)
+    train = TensorDataset(*shape_texture("train", 3000, num_classes=CLASSES))
     loader = DataLoader(
-        TensorDataset(*shape_texture("train", 3000)), batch_size=64, shuffle=True,
-        generator=torch.Generator().manual_seed(0),
-    )  # fmt: skip
+        train, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     adversarial = dataclasses.replace(
         Recipe.pgd_linf(EPS, steps=3, epochs=6, optimizer="adam"), lr=2e-3
     )
@@ -297,7 +290,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"machine: {machine()}; load average {os.getloadavg()}")
-    images, labels = shape_texture("test", args.eval_images)
+    images, labels = shape_texture("test", args.eval_images, num_classes=CLASSES)
     model = load_model(args.model_cache)
     if args.part in ("apgd", "all"):
         part_apgd(model, images[: args.batch], args)

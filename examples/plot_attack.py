@@ -3,7 +3,7 @@ Attacking a model
 =================
 
 Train a small CNN for a few seconds on the library's procedural shape/texture images
-(:class:`~shapebias.data.ShapeTextureDataset`, with :func:`~shapebias.training.fit`),
+(:class:`~shapebias.data.ShapeTextureDataset`, with :class:`~shapebias.training.Recipe`),
 then measure its robust accuracy under PGD in the L-inf and L2 balls as the budget
 grows, and look at an adversarial example.
 """
@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 from shapebias.attacks import PGD, pgd, robust_accuracy
 from shapebias.data import ShapeTextureDataset
 from shapebias.models import small_cnn
-from shapebias.training import StandardLoss, fit
+from shapebias.training import Recipe
 
 torch.manual_seed(0)
 generator = torch.Generator().manual_seed(0)
@@ -27,23 +27,12 @@ train_set = ShapeTextureDataset("train", size=1500, **options)
 images, labels = zip(*ShapeTextureDataset("test", size=256, **options), strict=True)
 test_images, test_labels = torch.stack(images), torch.tensor(labels)
 
-# A short run learns with Adam and a one-cycle schedule (as examples/reproduce_paper.py).
+# A short run learns with Adam and a one-cycle schedule (``optimizer="adam"``, as
+# examples/reproduce_paper.py); the recipe builds both and calls fit.
 model = small_cnn(4, width=16)
 loader = DataLoader(train_set, batch_size=64, shuffle=True, generator=generator)
-optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
-epochs = 8
-history = fit(
-    model,
-    loader,
-    loss=StandardLoss(),
-    optimizer=optimizer,
-    scheduler=torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=5e-3, total_steps=epochs * len(loader)
-    ),
-    scheduler_step="batch",
-    epochs=epochs,
-    eval_data=(test_images, test_labels),
-    progress=False,
+history = Recipe.standard(epochs=8, optimizer="adam").fit(
+    model, loader, eval_data=(test_images, test_labels), progress=False
 )
 print(f"clean test accuracy {history[-1]['clean_accuracy']:.2f} (chance 0.25)")
 model.eval()

@@ -8,7 +8,7 @@ decisions that follow the shape: ``S / (S + T)``.
 
 Here we take three classes of the library's procedural shape/texture images
 (:class:`~shapebias.data.ShapeTextureDataset`), train two small CNNs for a few seconds
-each with :func:`~shapebias.training.fit`, and measure their shape bias with
+each with :class:`~shapebias.training.Recipe`, and measure their shape bias with
 :func:`shapebias.metrics.shape_bias`:
 
 * **texture shortcut**: during training every object wears its class's texture, so
@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 from shapebias.data import ShapeTextureDataset
 from shapebias.metrics import shape_bias, shape_bias_table
 from shapebias.models import small_cnn
-from shapebias.training import StandardLoss, fit
+from shapebias.training import Recipe
 
 OPTIONS = {"num_classes": 3, "image_size": 16}
 conflict = ShapeTextureDataset("cue_conflict", size=600, **OPTIONS)
@@ -47,7 +47,8 @@ plt.tight_layout()
 # %%
 # Train two small CNNs
 # --------------------
-# Adam with a one-cycle schedule learns in a few epochs (as examples/reproduce_paper.py).
+# Adam with a one-cycle schedule (``optimizer="adam"``) learns in a few epochs (as
+# examples/reproduce_paper.py).
 
 
 def train(texture_correlation, epochs=6):
@@ -56,20 +57,7 @@ def train(texture_correlation, epochs=6):
     )
     loader = DataLoader(data, batch_size=64, shuffle=True, generator=torch.Generator())
     net = small_cnn(3, width=16)
-    optimizer = torch.optim.Adam(net.parameters(), lr=5e-3)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=5e-3, total_steps=epochs * len(loader)
-    )
-    fit(
-        net,
-        loader,
-        loss=StandardLoss(),
-        optimizer=optimizer,
-        scheduler=schedule,
-        scheduler_step="batch",
-        epochs=epochs,
-        progress=False,
-    )
+    Recipe.standard(epochs=epochs, optimizer="adam").fit(net, loader, progress=False)
     return net.eval()
 
 

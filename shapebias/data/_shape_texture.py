@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from shapebias._seeds import item_stream
 from shapebias._validation import check_callable, check_choice, check_int, check_real
 from shapebias.data._occlusion import occluder_coverage, occluder_offset
 from shapebias.data._preview import image_grid
@@ -227,7 +228,8 @@ class ShapeTextureDataset(Dataset):
     exactly the share ``s`` of the object's area (antialiased, to far below a pixel).
 
     Item ``i`` depends only on ``(seed, split, i)`` through its own
-    :class:`numpy.random.Generator`, never on global random state, so it is the same
+    :class:`numpy.random.Generator` (``shapebias._seeds.item_stream(seed,
+    SPLITS.index(split), i)``), never on global random state, so it is the same
     whatever the DataLoader order, batch size or number of workers.
 
     ``texture_contrast`` is the high-pass standard deviation of the texture (the
@@ -368,7 +370,7 @@ class ShapeTextureDataset(Dataset):
         return image_grid(torch.stack(images), titles, columns=columns)
 
     def _rng(self, index: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self._split_id, index])
+        return item_stream(self.seed, self._split_id, index)
 
     def _generate(self, index: Any) -> tuple[ItemSpec, torch.Tensor]:
         index = _check_index(index, self.size)

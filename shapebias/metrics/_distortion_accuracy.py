@@ -28,6 +28,7 @@ from shapebias.metrics._bootstrap import Estimate, estimate, resample_counts, sh
 from shapebias.metrics._checks import check_bootstrap, require_samples
 from shapebias.metrics._tables import MISSING, check_results, format_estimate, markdown_table
 from shapebias.models import warn_if_train_mode
+from shapebias.models._stacked import check_unstacked
 
 __all__ = ["DistortionAccuracy", "accuracy_table", "distortion_accuracy"]
 
@@ -153,7 +154,9 @@ def distortion_accuracy(
 
     Raises:
         TypeError: ``distortions`` is not a mapping of names to callables, a
-            distortion does not accept ``generator=``, or ``progress`` is not a ``bool``.
+            distortion does not accept ``generator=``, ``progress`` is not a ``bool``, or
+            the model is or holds a :class:`~shapebias.models.StackedModels` (evaluate
+            its ``unstack()`` members).
         ValueError: a distortion is named ``"clean"`` or returns a batch of another shape
             or outside ``[0, 1]``; empty data; any input check on images, labels, logits
             (NaN/inf logits included); ``num_bootstrap`` above ``MAX_BOOTSTRAP`` (10^6).
@@ -175,6 +178,7 @@ def distortion_accuracy(
         ICML 2019 (relative accuracy, Section 4).
     """
     check_model(model)
+    check_unstacked(model, "distortion_accuracy", "it evaluates the data in batches of batch_size")
     check_int(batch_size, "batch_size", low=1)
     check_bootstrap(confidence, num_bootstrap, seed)
     check_bool(progress, "progress")

@@ -26,6 +26,7 @@ from shapebias.metrics._checks import CUE_CONFLICT_LABELS, check_bootstrap, requ
 from shapebias.metrics._class_map import check_class_map, mean_by_group, member_index
 from shapebias.metrics._tables import MISSING, check_results, format_estimate, markdown_table
 from shapebias.models import warn_if_train_mode
+from shapebias.models._stacked import check_unstacked
 
 __all__ = ["ShapeBias", "shape_bias", "shape_bias_table"]
 
@@ -149,7 +150,9 @@ def shape_bias(
         A :class:`ShapeBias`.
 
     Raises:
-        TypeError: bad ``class_map`` or ``data``, ``progress`` not a ``bool``.
+        TypeError: bad ``class_map`` or ``data``, ``progress`` not a ``bool``, a model
+            that is or holds a :class:`~shapebias.models.StackedModels` (measure its
+            ``unstack()`` members).
         ValueError: empty data; no image whose shape and texture classes differ; labels
             not below the number of stimulus classes; ``class_map`` indices beyond the
             model's outputs; both ``class_map`` and ``class_names`` given;
@@ -170,6 +173,7 @@ def shape_bias(
         bias improves accuracy and robustness", ICLR 2019.
     """
     check_model(model)
+    check_unstacked(model, "shape_bias", "it evaluates the data in batches of batch_size")
     check_int(batch_size, "batch_size", low=1)
     check_bootstrap(confidence, num_bootstrap, seed)
     check_bool(progress, "progress")

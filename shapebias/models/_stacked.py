@@ -13,7 +13,7 @@ from torchvision.models import resnet as tv_resnet
 from shapebias._validation import check_sequence
 from shapebias.models._normalized import NormalizedModel
 
-__all__ = ["StackedModels", "holds_stack"]
+__all__ = ["StackedModels", "check_unstacked", "holds_stack"]
 
 # Containers whose forward only uses channel-agnostic operations (elementwise add,
 # flatten from dim 1), so it runs unchanged on the channel-stacked layout.
@@ -274,8 +274,13 @@ class StackedModels(nn.Module):
     batch in order may call it: the stacked forward, :func:`~shapebias.attacks.pgd` and
     :func:`~shapebias.attacks.fgsm` without early stopping or restarts, the training
     losses and :func:`~shapebias.training.fit` (with :class:`StackedLoader` batches and
-    ``eval_attack=None``). Attacks that drop samples refuse a stack; evaluate, attack
-    and explain the members from :meth:`unstack` instead.
+    ``eval_attack=None``), and the saliency maps that take one forward pass over the
+    whole batch (:func:`~shapebias.saliency.gradient`, ``input_x_gradient``,
+    ``guided_backprop``). Attacks that drop samples refuse a stack (ValueError), and so
+    do the saliency methods and metrics that chunk, repeat or shard the batch
+    (``smoothgrad``, ``integrated_gradients``, ``grad_cam``, ``model_randomization_test``,
+    ``distortion_accuracy``, ``shape_bias``: TypeError, from ``check_unstacked``);
+    evaluate, attack and explain the members from :meth:`unstack` instead.
 
     Supported: ``nn.Sequential`` and torchvision ResNets (:func:`small_cnn`,
     :func:`resnet18`) built from ``Conv2d``, ``BatchNorm2d``, ``Linear``, pooling,
@@ -402,3 +407,38 @@ def holds_stack(model: Any) -> bool:
     return isinstance(model, nn.Module) and any(
         isinstance(module, StackedModels) for module in model.modules()
     )
+
+
+def check_unstacked(model: Any, user: str, why: str) -> None:
+    """Refuse a model that is or holds a :class:`StackedModels`, for code that reorders batches.
+
+    A stack routes images to its members by their position in the batch, so code that
+    cuts the batch into chunks, repeats it or reads one layer's activations would send
+    images to the wrong member (or explain all members at once). Such code calls this
+    once per public call; code that keeps the whole batch in order (the attacks without
+    early exit, the training losses, :func:`~shapebias.saliency.gradient`) takes stacks.
+
+    Args:
+        model: the model the caller was given.
+        user: the public function, named in the message (``"smoothgrad"``).
+        why: what it does with the batch (``"it runs noisy copies in chunks"``).
+
+    Raises:
+        TypeError: ``model`` is or contains a :class:`StackedModels`.
+
+    Example:
+        >>> from shapebias.models import StackedModels, small_cnn
+        >>> from shapebias.models._stacked import check_unstacked
+        >>> check_unstacked(small_cnn(3), "smoothgrad", "it chunks the batch")  # no error
+        >>> stack = StackedModels([small_cnn(3, width=8) for _ in range(2)])
+        >>> check_unstacked(stack, "smoothgrad", "it chunks the batch")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        TypeError: smoothgrad cannot take a StackedModels as model: it chunks the batch, ...
+    """
+    if holds_stack(model):
+        raise TypeError(
+            f"{user} cannot take a StackedModels as model: {why}, and a stack routes images "
+            "to its members by their position in the batch, so images would reach the wrong "
+            f"member. Call {user} on each member of stack.unstack() instead."
+        )

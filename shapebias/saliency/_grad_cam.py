@@ -16,6 +16,7 @@ from shapebias._validation import (
     check_module,
 )
 from shapebias.models import warn_if_train_mode
+from shapebias.models._stacked import check_unstacked
 from shapebias.saliency._hooks import HOOKS, forward_hooks, resolve_layer
 from shapebias.saliency._targets import check_output, check_target, objective
 
@@ -94,7 +95,8 @@ def grad_cam(
 
     Raises:
         TypeError: a model that is not an ``nn.Module``, a layer that is neither a module
-            nor a name, bad images or target, ``relu`` or ``upsample`` not a ``bool``.
+            nor a name, bad images or target, ``relu`` or ``upsample`` not a ``bool``, a
+            :class:`~shapebias.models.StackedModels` (explain its ``unstack()`` members).
         ValueError: a layer that is not a submodule, never runs, runs more than once, or
             does not output a 4-D feature map; bad images or target; NaN/inf logits.
 
@@ -114,6 +116,11 @@ def grad_cam(
         Gradient-based Localization", ICCV 2017.
     """
     check_module(model, user="grad_cam", reason=HOOKS)
+    check_unstacked(
+        model,
+        "grad_cam",
+        "it reads one layer's activations, where a stack holds all members side by side",
+    )
     check_images(images)
     target_t = check_target(target, images)
     output = check_output(output)

@@ -17,6 +17,7 @@ from shapebias._validation import (
     check_real,
 )
 from shapebias.models import warn_if_train_mode
+from shapebias.models._stacked import check_unstacked
 from shapebias.saliency._chunking import Rows, chunked_sum, resolve_batch_size
 from shapebias.saliency._targets import (
     check_output,
@@ -115,7 +116,8 @@ def integrated_gradients(
 
     Raises:
         TypeError: wrong argument types (see :func:`gradient`),
-            ``return_delta`` or ``progress`` not a ``bool``.
+            ``return_delta`` or ``progress`` not a ``bool``, a model that is or holds a
+            :class:`~shapebias.models.StackedModels` (explain its ``unstack()`` members).
         ValueError: bad images or target, ``steps < 1`` (or above
             ``MAX_GAUSS_LEGENDRE_NODES`` = 1000 with ``"gauss_legendre"``),
             ``batch_size < 1``, a baseline of the wrong shape, dtype, device or range, an
@@ -139,6 +141,9 @@ def integrated_gradients(
         Sundararajan, Taly & Yan, "Axiomatic Attribution for Deep Networks", ICML 2017.
     """
     check_model(model)
+    check_unstacked(
+        model, "integrated_gradients", "it runs the path points in chunks of batch_size"
+    )
     check_images(images)
     target_t = check_target(target, images)
     baseline_t = _baseline_tensor(baseline, images)

@@ -19,6 +19,7 @@ from shapebias._validation import (
     check_module,
     check_real,
 )
+from shapebias.models._stacked import check_unstacked
 from shapebias.saliency._chunking import resolve_batch_size
 from shapebias.saliency._hooks import HOOKS
 from shapebias.saliency._methods import call_rewound, check_method_kwargs, resolve_method
@@ -164,7 +165,8 @@ def model_randomization_test(
 
     Raises:
         TypeError: a model that is not an ``nn.Module``, bad ``layers``, ``cascading`` or
-            ``absolute`` not a ``bool``.
+            ``absolute`` not a ``bool``, a :class:`~shapebias.models.StackedModels`
+            (test its ``unstack()`` members).
         ValueError: a layer name that is not a parametrised submodule, ``threshold``
             outside ``[-1, 1]``, bad images or target, an unknown method, a model whose
             logits are NaN or inf.
@@ -183,6 +185,9 @@ def model_randomization_test(
         Adebayo et al., "Sanity Checks for Saliency Maps", NeurIPS 2018.
     """
     check_module(model, user="model_randomization_test", reason=HOOKS)
+    check_unstacked(
+        model, "model_randomization_test", "it randomises layers that hold every member at once"
+    )
     check_images(images)
     target_t = check_target(target, images)
     saliency_fn = resolve_method(method)

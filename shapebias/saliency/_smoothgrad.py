@@ -16,6 +16,7 @@ from shapebias._validation import (
     check_real,
 )
 from shapebias.models import warn_if_train_mode
+from shapebias.models._stacked import check_unstacked
 from shapebias.saliency._chunking import Rows, chunked_sum, resolve_batch_size
 from shapebias.saliency._targets import check_output, check_target, input_gradient, predict
 
@@ -83,7 +84,8 @@ def smoothgrad(
 
     Raises:
         TypeError: wrong argument types (see :func:`gradient`), a non-Generator, a
-            non-``bool`` ``progress``.
+            non-``bool`` ``progress``, a model that is or holds a
+            :class:`~shapebias.models.StackedModels` (explain its ``unstack()`` members).
         ValueError: bad images or target, ``n_samples < 1``, ``noise_level`` negative,
             NaN or infinite, ``batch_size < 1``, unknown ``aggregate`` or ``output``, a
             model whose logits or input gradients are NaN or inf.
@@ -108,6 +110,9 @@ def smoothgrad(
         ICML 2019.
     """
     check_model(model)
+    check_unstacked(
+        model, "smoothgrad", "it runs noisy copies of the images in chunks of batch_size"
+    )
     check_images(images)
     target_t = check_target(target, images)
     check_int(n_samples, "n_samples", low=1)

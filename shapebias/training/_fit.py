@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from shapebias._batches import iterate_batches
@@ -298,9 +299,8 @@ def _batches(loader: Any) -> int | None:
 
 def _train_epoch(run: _Run, state: TrainingState, global_step: int) -> tuple[float, int, int]:
     """One pass over the training data; returns (loss summed over samples, samples, steps)."""
-    sampler: Any = getattr(run.loader, "sampler", None)
-    if hasattr(sampler, "set_epoch"):
-        sampler.set_epoch(state.epoch)
+    if isinstance(run.loader, DataLoader) and isinstance(run.loader.sampler, DistributedSampler):
+        run.loader.sampler.set_epoch(state.epoch)  # a new shuffle every epoch
     batches = _batches(run.loader)
     loss_sum = torch.zeros((), dtype=torch.float64, device=run.device)
     seen = 0
@@ -493,9 +493,11 @@ def fit(
 
     **Distributed.** Under ``torchrun`` (after :func:`init_distributed`) the model is
     wrapped in DistributedDataParallel, a DataLoader gets a DistributedSampler (its
-    ``batch_size`` is per process), losses and counts are all-reduced, BatchNorm buffers
-    are taken from rank 0 before evaluating, a tensor-pair ``eval_data`` is split across
-    processes, and only rank 0 logs, shows progress and writes checkpoints.
+    ``batch_size`` is per process; a DataLoader's DistributedSampler, in any run, gets
+    ``set_epoch(epoch)`` before every epoch, other samplers are left alone), losses and
+    counts are all-reduced, BatchNorm buffers are taken from rank 0 before evaluating, a
+    tensor-pair ``eval_data`` is split across processes, and only rank 0 logs, shows
+    progress and writes checkpoints.
 
     Args:
         model: an ``nn.Module`` classifier ``images -> logits (N, K)``.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -309,7 +310,7 @@ class Recipe:
         if "scheduler" not in kwargs:
             steps = None
             if self.scheduler_step == "batch":
-                if not hasattr(train_data, "__len__"):
+                if not isinstance(train_data, Sized):
                     raise TypeError(
                         "optimizer 'adam' steps a one-cycle schedule per batch and needs "
                         f"len(train_data) batches per epoch; {type(train_data).__name__} has "

@@ -1,6 +1,4 @@
-import copy
 import math
-import warnings
 
 import pytest
 import torch
@@ -149,28 +147,6 @@ def test_per_sample_eps_and_determinism():
     assert float(size[0]) == 0.0 and bool((size <= eps + 1e-6).all())
     assert torch.equal(adv, apgd(model, images, labels, eps=eps, steps=5, generator=_gen(1)))
     assert not torch.equal(adv, apgd(model, images, labels, eps=eps, steps=5, generator=_gen(2)))
-
-
-def test_caller_state_untouched_and_no_parameter_grad():
-    model = tiny_cnn(num_classes=5)
-    model.train()
-    model[1].eval()
-    images, labels = seeded_images(), seeded_labels(num_classes=5)
-    before = images.clone(), labels.clone()
-    flags = [m.training for m in model.modules()]
-    model[0].weight.requires_grad_(False)
-    grads = [p.requires_grad for p in model.parameters()]
-    state = copy.deepcopy(model.state_dict())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TrainModeWarning)
-        apgd(model, images, labels, eps=8 / 255, steps=4, loss="dlr", targeted=True,
-             num_targets=2, generator=_gen())  # fmt: skip
-    assert torch.equal(images, before[0]) and torch.equal(labels, before[1])
-    assert [m.training for m in model.modules()] == flags
-    assert [p.requires_grad for p in model.parameters()] == grads
-    assert all(p.grad is None for p in model.parameters())
-    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
-    assert not images.requires_grad
 
 
 def test_works_under_outer_no_grad_and_class_equals_function():

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,15 +22,8 @@ from shapebias._distributed import (
     shard_data,
 )
 from tests._stimuli import card_arguments, write_stimulus_tree
+from tests._torchrun import ROOT, run_two_ranks
 from tests.metrics import _distributed_worker
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +34,8 @@ def stimuli(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory, stimuli) -> list[dict]:
     out = tmp_path_factory.mktemp("ranks")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    env.pop("RANK", None)
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
-        "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
-        str(ROOT / "tests" / "metrics" / "_distributed_worker.py"), str(out),
-        *card_arguments(stimuli, out / "card"),
-    ]  # fmt: skip
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    worker = ROOT / "tests" / "metrics" / "_distributed_worker.py"
+    run_two_ranks(worker, str(out), *card_arguments(stimuli, out / "card"))
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
     card = json.loads((out / "card" / "card.json").read_text())  # written by rank 0 only
     return [{**rank, "card": card} for rank in ranks]

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,41 +16,16 @@ from shapebias.training._distributed import (
     unwrap,
     wrap,
 )
+from tests._torchrun import ROOT, run_two_ranks
 from tests.training import _ddp_worker
 from tests.training._data import conv_net, loader, two_feature_data
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _torchrun(out: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    env.pop("RANK", None)
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes=1",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}",
-        str(ROOT / "tests" / "training" / "_ddp_worker.py"),
-        str(out),
-    ]
-    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory) -> tuple[Path, dict]:
     """One torchrun launch (2 gloo processes) whose results several tests read."""
     out = tmp_path_factory.mktemp("ddp")
-    done = _torchrun(out)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_two_ranks(ROOT / "tests" / "training" / "_ddp_worker.py", str(out))
     return out, torch.load(out / "result.pt", weights_only=True)
 
 
