@@ -43,10 +43,18 @@ def sync(device: torch.device) -> None:
 
 
 def interleaved_medians(
-    functions: dict[str, Callable[[], object]], repeats: int, device: torch.device
+    functions: dict[str, Callable[[], object]],
+    repeats: int,
+    device: torch.device,
+    *,
+    warm_up: bool = True,
 ) -> dict[str, float]:
-    """Median seconds of each function, run round-robin so that load drifts hit all alike."""
-    for function in functions.values():  # warm-up
+    """Median seconds of each function, run round-robin so that load drifts hit all alike.
+
+    ``warm_up=False`` skips the untimed first call of each (for runs of minutes that
+    warm up more cheaply on their own).
+    """
+    for function in functions.values() if warm_up else ():
         function()
     times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeats):

@@ -23,13 +23,11 @@ Usage: PYTHONPATH=. python benchmarks/bench_frequency.py [--images 1000 --size 3
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
-import time
 from collections.abc import Callable
 
 import torch
-from _common import machine, peak_growth_mib
+from _common import interleaved_medians, machine, peak_growth_mib
 
 from shapebias.frequency import fourier_heat_map
 from shapebias.frequency._heat_map import half_plane
@@ -70,16 +68,6 @@ def naive_heat_map(model, images, labels, eps: float, window: int, batch_size: i
                     wrong += int((model(perturbed).argmax(1) != y).sum())
                 error[p, q] = wrong / n
     return error
-
-
-def timed(functions: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {name: [] for name in functions}
-    for _ in range(repeats):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -130,7 +118,7 @@ def main() -> None:
         functions["naive loop over all map cells (ifft basis)"] = lambda: naive_heat_map(
             model, images, labels, args.eps, window, args.batch_size
         )
-    seconds = timed(functions, args.repeats)
+    seconds = interleaved_medians(functions, args.repeats, torch.device("cpu"), warm_up=False)
     bare = seconds["bare forward + argmax, same number of perturbed images"]
     print(f"{'method':<56}{'seconds':>9}{'forwards/s':>12}{'x bare':>8}")
     for name, value in seconds.items():

@@ -1,8 +1,9 @@
 """The radial frequency grid of ``rfft2`` spectra and the projection onto a radial band.
 
 Distortions (ideal low-pass), attacks (band-limited PGD) and :mod:`shapebias.frequency`
-share these, so they sit below every subpackage. Nothing here validates its input:
-public callers check once (:func:`shapebias._validation.check_band`).
+share these, so they sit below every subpackage. :func:`band_keep` and
+:func:`band_project` check nothing (the attack loop calls them every step); public
+callers validate once through :func:`checked_band_keep`.
 """
 
 from __future__ import annotations

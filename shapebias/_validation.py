@@ -448,10 +448,17 @@ def check_band(band: Any, size: int, name: str = "band") -> tuple[float, float]:
             f"{name} must have low < high (the band is [low, high)), got ({low:g}, {high:g})."
         )
     if low > nyquist or (high > nyquist and not math.isinf(high)):
+        hint = (
+            ""
+            if math.isinf(high)
+            else (
+                " Use high=math.inf to keep every frequency from low up, the spectrum's "
+                "corners included."
+            )
+        )
         raise ValueError(
             f"{name} must lie within [0, Nyquist] = [0, {nyquist:g}] cycles per image for "
-            f"{size}x{size} images, got ({low:g}, {high:g}). Use high=math.inf to keep every "
-            "frequency from low up, the spectrum's corners included."
+            f"{size}x{size} images, got ({low:g}, {high:g}).{hint}"
         )
     return low, high
 

@@ -29,6 +29,7 @@ from shapebias.attacks import PGD
 from shapebias.attacks._pgd import run_attack
 from shapebias.attacks._threat import NORMS
 from shapebias.models import warn_if_train_mode
+from shapebias.models._stacked import check_unstacked
 
 __all__ = ["BandEpsIndex", "band_eps_index", "default_eps_grid"]
 
@@ -68,9 +69,9 @@ class BandEpsIndex:
     censored_high: int
     eps_low: torch.Tensor = dataclasses.field(compare=False, repr=False)
     eps_high: torch.Tensor = dataclasses.field(compare=False, repr=False)
-    low_band: tuple[float, float] = (0.0, 0.0)
-    high_band: tuple[float, float] = (0.0, 0.0)
-    eps_grid: tuple[float, ...] = ()
+    low_band: tuple[float, float]
+    high_band: tuple[float, float]
+    eps_grid: tuple[float, ...]
 
 
 def default_eps_grid(norm: str) -> tuple[float, ...]:
@@ -239,8 +240,9 @@ def band_eps_index(
         A :class:`BandEpsIndex` with the index, the per-image budgets and counts.
 
     Raises:
-        TypeError: ``model`` not callable, a band not a pair of numbers, ``eps_grid``
-            not a sequence of numbers, bad flags or ``data``.
+        TypeError: ``model`` not callable or a
+            :class:`~shapebias.models.StackedModels`, a band not a pair of numbers,
+            ``eps_grid`` not a sequence of numbers, bad flags or ``data``.
         ValueError: non-square images, a band outside ``[0, Nyquist]``, ``low >= high``
             or empty, a grid not positive and increasing (or above 1 for L-inf), empty
             ``data``, or any input check of :func:`~shapebias.attacks.pgd`.
@@ -264,6 +266,7 @@ def band_eps_index(
         NeurIPS 2019.
     """
     check_model(model)
+    check_unstacked(model, "band_eps_index", "its bisection attacks a changing subset of images")
     check_choice(norm, "norm", NORMS)
     grid_values = _check_grid(eps_grid, norm)
     check_int(steps, "steps", low=1)

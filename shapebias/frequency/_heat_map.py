@@ -23,11 +23,12 @@ from shapebias._validation import (
 )
 from shapebias.frequency._basis import basis_images, centred_range, check_size
 from shapebias.models import eval_mode
+from shapebias.models._stacked import check_unstacked
 
 __all__ = ["FourierHeatMap", "fourier_heat_map"]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class FourierHeatMap:
     """Result of :func:`fourier_heat_map`: per frequency, how often the model is still right.
 
@@ -45,6 +46,9 @@ class FourierHeatMap:
         correct_on_both: ``(h, w)`` int64, the images right both clean and perturbed.
         frequencies: ``(F, 2)`` int64, the centred ``(i, j)`` that were evaluated, one per
             conjugate pair ``(i, j) ~ (-i, -j)``, in the order their random signs were drawn.
+
+    Compare results by their tensors (``torch.equal(a.correct, b.correct)``); ``==``
+    is identity.
     """
 
     eps: float
@@ -89,7 +93,10 @@ class FourierHeatMap:
         return torch.arange(low, high + 1)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-ready numbers: settings, counts and the maps as nested lists."""
+        """Plain, JSON-ready numbers: settings, counts and the maps as nested lists.
+
+        Relative accuracy is ``None`` where it is undefined (no clean image right).
+        """
         return {
             "eps": self.eps,
             "image_size": list(self.image_size),
@@ -99,7 +106,10 @@ class FourierHeatMap:
             "vertical_frequencies": self.vertical_frequencies.tolist(),
             "horizontal_frequencies": self.horizontal_frequencies.tolist(),
             "error": self.error.tolist(),
-            "relative": self.relative.tolist(),
+            "relative": [
+                [None if math.isnan(value) else value for value in row]
+                for row in self.relative.tolist()
+            ],
         }
 
 
@@ -162,8 +172,10 @@ def fourier_heat_map(
         ``.error``, ``.relative``: ``(h, w)``, ``(H, W)`` by default.
 
     Raises:
-        TypeError: ``model`` not callable, ``eps``/``size``/``batch_size`` of the wrong
-            type, ``progress`` not a ``bool``, ``generator`` not a ``torch.Generator``.
+        TypeError: ``model`` not callable or a :class:`~shapebias.models.StackedModels`
+            (its images are routed by batch position; map each member of
+            ``stack.unstack()``), ``eps``/``size``/``batch_size`` of the wrong type,
+            ``progress`` not a ``bool``, ``generator`` not a ``torch.Generator``.
         ValueError: ``eps < 0`` or not finite, ``size`` larger than the images, batches of
             different image sizes, empty data; any check of images (4-D, in ``[0, 1]``),
             labels or logits.
@@ -182,6 +194,7 @@ def fourier_heat_map(
         Robustness in Computer Vision", NeurIPS 2019 (Section 3, Fourier heat maps).
     """
     check_model(model)
+    check_unstacked(model, "fourier_heat_map", "it evaluates frequencies x images in chunks")
     eps = check_real(eps, "eps", low=0.0, finite=True)
     window = None if size is None else check_size(size, "size")
     check_int(batch_size, "batch_size", low=1)

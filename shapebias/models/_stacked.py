@@ -279,7 +279,8 @@ class StackedModels(nn.Module):
     ``guided_backprop``). Attacks that drop samples refuse a stack (ValueError), and so
     do the saliency methods and metrics that chunk, repeat or shard the batch
     (``smoothgrad``, ``integrated_gradients``, ``grad_cam``, ``model_randomization_test``,
-    ``distortion_accuracy``, ``shape_bias``: TypeError, from ``check_unstacked``);
+    ``distortion_accuracy``, ``shape_bias``, ``fourier_heat_map``: TypeError, from
+    ``check_unstacked``);
     evaluate, attack and explain the members from :meth:`unstack` instead.
 
     Supported: ``nn.Sequential`` and torchvision ResNets (:func:`small_cnn`,

@@ -4,6 +4,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shapebias._spectrum import band_keep, band_project
 from shapebias.attacks import PGD, pgd, robust_accuracy
@@ -290,3 +292,22 @@ def test_linf_band_limited_perturbation_inside_the_ball_is_its_own_projection():
     assert torch.equal(project_band(delta, eps, "linf", keep), limited)
     converged = _reference_dykstra(delta[0], float(eps[0]), (0, 3), 300)
     torch.testing.assert_close(limited[0], converged, atol=1e-9, rtol=0)
+
+
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    norm=st.sampled_from(["linf", "l2"]),
+    eps=st.floats(0.0, 0.1),
+    split=st.sampled_from([1, 2, 3]),
+    low_side=st.booleans(),
+)
+def test_property_in_band_and_in_ball(seed, norm, eps, split, low_side):
+    band = (0, split) if low_side else (split, math.inf)
+    images = _away_from_bounds(3, size=8, seed=seed % 1000)
+    adv = pgd(
+        tiny_cnn(), images, seeded_labels(3), eps=eps, steps=3, norm=norm, band=band,
+        generator=_gen(seed),
+    )  # fmt: skip
+    delta = adv - images
+    assert outside_energy(delta, *band) < 1e-6
+    assert bool((_ball_size(delta, norm) <= eps + 1e-6).all())

@@ -204,3 +204,15 @@ def test_bad_data():
         _index(model, torch.rand(2, 3, 16, 12), torch.zeros(2, dtype=torch.long))
     with pytest.raises(ValueError, match="at least one sample"):
         band_eps_index(model, [], low_band=LOW, high_band=HIGH, progress=False)
+
+
+def test_a_dataloader_and_an_outer_no_grad_give_the_same_result():
+    model, images = _mlp(), seeded_images(6, size=16)
+    labels = _own_labels(model, images)
+    expected = _index(model, images, labels, steps=4, batch_size=4)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), 4)
+    with torch.no_grad():
+        result = band_eps_index(model, loader, low_band=LOW, high_band=HIGH, steps=4,
+                                progress=False, generator=_gen())  # fmt: skip
+    assert torch.equal(result.eps_low, expected.eps_low)
+    assert torch.equal(result.eps_high, expected.eps_high)

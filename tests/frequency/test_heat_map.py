@@ -257,6 +257,7 @@ def test_relative_accuracy_counts_images_right_on_both():
         1.0, (1, 2), 10, 0, result.correct, result.correct, result.frequencies
     )
     assert torch.isnan(none_right.relative).all()
+    assert none_right.to_dict()["relative"] == [[None, None]]
     summary = result.to_dict()
     assert summary["relative"] == [[0.75, 0.5]] and summary["horizontal_frequencies"] == [-1, 0]
 

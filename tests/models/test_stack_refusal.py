@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from shapebias import saliency
+from shapebias.frequency import band_eps_index, fourier_heat_map
 from shapebias.metrics import distortion_accuracy, shape_bias
 from shapebias.models import StackedModels, small_cnn
 
@@ -50,6 +51,10 @@ REFUSING = {
         m, (x, y), {"flipped": lambda v, generator=None: v.flip(-1)}, progress=False
     ),
     "shape_bias": lambda m, x, y: shape_bias(m, (x, y, (y + 1) % K), progress=False),
+    "fourier_heat_map": lambda m, x, y: fourier_heat_map(m, (x, y), eps=1.0, progress=False),
+    "band_eps_index": lambda m, x, y: band_eps_index(
+        m, (x, y), low_band=(0, 2), high_band=(2, 4), steps=1, progress=False
+    ),
 }
 
 
