@@ -212,11 +212,11 @@ def _run(
     checkpoints, last_check = set(apgd_checkpoints(settings.steps)), 0
     for k in range(1, settings.steps + 2):
         # Samples fooled by the iterate just evaluated leave with it.
-        where = s["where"]
-        adversarial[where[success]] = s["x"][success]
-        fooled[where[success]] = True
-        objective_out[where[success]] = s["f"][success]
         if bool(success.any()):
+            leaving = s["where"][success]
+            adversarial[leaving] = s["x"][success]
+            fooled[leaving] = True
+            objective_out[leaving] = s["f"][success]
             s = _pick(~success, s)
         if k > settings.steps or s["where"].numel() == 0:
             break

@@ -254,8 +254,8 @@ def run_square(
             objective = attack_objective(logits, labels, "margin", False)
             success = logits.argmax(1) != labels
             improved = (objective > best_objective) | success
-            best[improved] = candidate[improved]  # best is this loop's own copy
-            best_objective[improved] = objective[improved]
+            best = torch.where(improved[:, None, None, None], candidate, best)
+            best_objective = torch.where(improved, objective, best_objective)
         adversarial[where] = best
     return adversarial, fooled
 
