@@ -67,6 +67,26 @@ def interleaved_medians(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def time_attacks(
+    methods: dict[str, Callable[..., object]],
+    call: tuple[object, ...],
+    repeats: int,
+    device: torch.device,
+    *,
+    peer: str = "torchattacks.PGD",
+) -> dict[str, float]:
+    """Interleaved medians of ``method(*call)`` for each method; the torchattacks ``peer``
+    row is dropped (and said so) when torchattacks is not installed."""
+    try:
+        import torchattacks  # noqa: F401
+    except ImportError:
+        methods = {name: method for name, method in methods.items() if name != peer}
+        print("torchattacks not installed: peer row skipped")
+    return interleaved_medians(
+        {name: (lambda m=method: m(*call)) for name, method in methods.items()}, repeats, device
+    )
+
+
 def status_mib(field: str) -> float:
     """A memory field of ``/proc/self/status`` (``VmRSS``, ``VmHWM``) in MiB (Linux)."""
     with open("/proc/self/status") as status:

@@ -18,6 +18,7 @@ from _common import (
     peak_growth_mib,
     peak_memory_in_subprocess,
     shape_texture,
+    time_attacks,
 )
 
 from shapebias.attacks import PGD, pgd, robust_accuracy
@@ -108,16 +109,7 @@ def main():
     print(f"machine: {machine()}, device {args.device}")
     print(f"PGD-Linf eps 8/255, {args.steps} steps, resnet18(10) 32x32, batch {args.batch}")
     model, images, labels = setup(args)
-    try:
-        import torchattacks  # noqa: F401
-    except ImportError:
-        del METHODS["torchattacks.PGD"]
-        print("torchattacks not installed: peer column skipped")
-    times = interleaved_medians(
-        {name: (lambda f=f: f(model, images, labels, args.steps)) for name, f in METHODS.items()},
-        args.repeats,
-        args.device,
-    )
+    times = time_attacks(METHODS, (model, images, labels, args.steps), args.repeats, args.device)
     limit = times["bare model"]
     for name, seconds in times.items():
         memory = peak_memory_in_subprocess(

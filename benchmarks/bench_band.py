@@ -13,7 +13,7 @@ import argparse
 import math
 
 import torch
-from _common import interleaved_medians, machine
+from _common import interleaved_medians, machine, time_attacks
 from bench_attacks import bare_limit
 
 from shapebias.attacks import pgd
@@ -74,16 +74,7 @@ def main():
         f"PGD {args.steps} steps (linf eps 8/255, l2 eps 0.5), {args.model}(10) 32x32, "
         f"batch {args.batch}, band (0, 4) cycles per image"
     )
-    try:
-        import torchattacks  # noqa: F401
-    except ImportError:
-        del METHODS["torchattacks.PGD"]
-        print("torchattacks not installed: peer row skipped")
-    times = interleaved_medians(
-        {name: (lambda f=f: f(model, images, labels, args.steps)) for name, f in METHODS.items()},
-        args.repeats,
-        args.device,
-    )
+    times = time_attacks(METHODS, (model, images, labels, args.steps), args.repeats, args.device)
     limit = times["bare model"]
     for name, seconds in times.items():
         plain = f"  {seconds / times[PLAIN[name]]:5.2f}x plain pgd" if name in PLAIN else ""
