@@ -1417,23 +1417,29 @@ def _any_shared(
 def fourier_figure(
     results: dict[str, list[dict[str, Any]]], settings: Settings, path: Path
 ) -> None:
-    """Fourier heat maps (error rate) of every model of the first seed, side by side."""
-    names = list(results)
-    fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 3.0), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
-        heat = results[name][0]["heat_map"]
-        plot_fourier_heat_map(heat, ax, colorbar=name == names[-1], title=name)
-        ax.tick_params(labelsize=5)
-    fig.text(
-        0.01, 0.01,
+    """Fourier heat maps (error rate) of every model of the first seed, on one colour scale."""
+    names, columns = list(results), 4
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(2.3 * columns + 1.0, 2.4 * rows + 0.7), squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
+    for ax, name in zip(axes.flat, names, strict=False):
+        plot_fourier_heat_map(results[name][0]["heat_map"], ax, colorbar=False, title=name)
+        ax.set_xlabel("horizontal j", fontsize=7)
+        ax.set_ylabel("vertical i", fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in axes.flat[len(names) :]:
+        ax.axis("off")
+    fig.colorbar(axes.flat[0].images[0], ax=axes, label="error rate", shrink=0.8)
+    fig.supxlabel(
         f"Fourier heat maps (Yin et al. 2019), seed {settings.seed}: error rate under "
-        f"clip(x + {settings.heat_map_eps:g} r U_ij) per frequency (i, j), cycles per image, "
-        f"DC in the middle, on the first {settings.frequency_images} test images; "
+        f"clip(x + {settings.heat_map_eps:g} r U_ij) per frequency (i, j) in cycles per "
+        f"image, DC in the middle, on the first {settings.frequency_images} test images; "
         f"{settings.image_size}x{settings.image_size} px, the "
         f"{settings.heat_map_size}x{settings.heat_map_size} lowest frequencies.",
         fontsize=7, wrap=True,
     )  # fmt: skip
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
