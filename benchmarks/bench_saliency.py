@@ -24,19 +24,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 
 import torch
-from _common import reset_peak_rss, status_mib
+from _common import interleaved_medians, reset_peak_rss, status_mib
 
 from shapebias.models import resnet18, small_cnn
 from shapebias.saliency import integrated_gradients, smoothgrad
 from shapebias.saliency._chunking import CPU_BATCH_SIZE
 
+CPU = torch.device("cpu")  # the benchmark runs on CPU only
 NOISE_LEVEL = 0.15
 
 
@@ -126,22 +125,12 @@ def configurations(args, model, images, labels) -> dict[str, dict[str, Callable[
     return {"SmoothGrad": sg, "Integrated Gradients": ig_group}
 
 
-def time_all(configs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    for run in configs.values():  # warm-up
-        run()
-    samples: dict[str, list[float]] = {name: [] for name in configs}
-    for _ in range(repeats):
-        for name, run in configs.items():
-            start = time.perf_counter()
-            run()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(times) for name, times in samples.items()}
-
-
 def report_times(args: argparse.Namespace) -> None:
     model, images, labels = setup(args)
     groups = configurations(args, model, images, labels)
-    times = time_all({k: v for group in groups.values() for k, v in group.items()}, args.repeats)
+    times = interleaved_medians(
+        {k: v for group in groups.values() for k, v in group.items()}, args.repeats, CPU
+    )
     print(
         f"Time, median of {args.repeats} (ResNet-18, {args.batch}x3x{args.size}x{args.size}, "
         f"{torch.get_num_threads()} threads)"
@@ -245,7 +234,9 @@ def report_chunks(args: argparse.Namespace) -> None:
             for start in range(0, total, size):
                 bare(model, x[start : start + size], y[start : start + size], 1)
 
-        times = time_all({str(s): (lambda s=s: run(s)) for s in sizes}, args.repeats)
+        times = interleaved_medians(
+            {str(s): (lambda s=s: run(s)) for s in sizes}, args.repeats, CPU
+        )
         cells = "  ".join(f"{s}: {total / times[str(s)]:6.0f}" for s in sizes)
         print(f"  {arch:10s} img/s by chunk  {cells}")
 
