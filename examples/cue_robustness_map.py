@@ -16,7 +16,10 @@ describes the committed run. Not a gallery example: a real sweep takes tens of m
 Usage::
 
     python examples/cue_robustness_map.py --out runs/map --seeds 3 --contrasts 0.03 0.06 0.1 \
-        --deformations 0.2 --eps 2 4 --train-size 3000 --test-size 500   # the committed run
+        --deformations 0.2 --eps 2 4 --train-size 3000 --test-size 500   # committed row 1
+    python examples/cue_robustness_map.py --out runs/map_d0 --seeds 3 --contrasts 0.03 0.06 \
+        0.1 --deformations 0 --eps 2 4 --train-size 3000 --test-size 500 \
+        --include runs/map/map.json                                      # row 2, added
     python examples/cue_robustness_map.py --quick       # < 60 s smoke run, not a result
 """
 
@@ -68,6 +71,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="override a base axis of CALIBRATED_AXES (numbers; object_size as LOW,HIGH)",
     )
+    parser.add_argument(
+        "--include",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="MAP_JSON",
+        help="add the runs of an earlier map.json with the same training settings "
+        "(extends a sweep by new cells without retraining the old ones)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run, not a result")
     args = parser.parse_args(argv)
     for name in ("seeds", "epochs", "finetune_epochs", "train_size", "test_size"):
@@ -88,6 +100,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         args.train_size, args.test_size = 192, 64
     if args.out is None:
         args.out = Path("runs/map_quick" if args.quick else "runs/map")
+    try:
+        args.earlier = included_runs(args)
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
@@ -107,6 +123,51 @@ def _base_axes(parser: argparse.ArgumentParser, assignments: list[str]) -> dict[
             parser.error(f"--set {name} takes a number (or LOW,HIGH), got {value!r}")
         base[name] = numbers if isinstance(known[name], tuple) else numbers[0]
     return base
+
+
+# What must agree for runs of two sweeps to sit in one map (the cells may differ).
+_SHARED_SETTINGS = ("epochs", "finetune_epochs", "train_size", "test_size", "quick")
+_CELL_AXES = ("texture_contrast", "shape_deformation")
+
+
+def included_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The per-seed records of every ``--include`` file, checked against this run's settings."""
+    records = []
+    for path in args.include:
+        try:
+            earlier = json.loads(path.read_text())
+            settings, runs = earlier["settings"], earlier["runs"]
+        except (OSError, ValueError, KeyError) as error:
+            raise ValueError(f"--include {path}: not a readable map.json ({error}).") from None
+        mine = {name: getattr(args, name) for name in _SHARED_SETTINGS}
+        theirs = {name: settings.get(name) for name in _SHARED_SETTINGS}
+        base = {k: v for k, v in args.base.items() if k not in _CELL_AXES}
+        their_base = {k: v for k, v in settings.get("base", {}).items() if k not in _CELL_AXES}
+        if mine != theirs or json.loads(json.dumps(base)) != their_base:
+            raise ValueError(
+                f"--include {path} was run with other settings ({theirs}, base axes "
+                f"{their_base}) than this run ({mine}, {base}); rerun it with this run's "
+                "settings or drop --include."
+            )
+        records += runs
+    planned = {
+        (contrast, deformation, f"{eps:g}/255", seed)
+        for contrast in args.contrasts
+        for deformation in args.deformations
+        for eps in args.eps
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
+    }
+    twice = sorted(planned & {_run_key(record) for record in records})
+    if twice:
+        raise ValueError(
+            f"--include holds runs (contrast, deformation, eps, seed) that this run makes "
+            f"again: {twice}; drop those cells from the command or from --include."
+        )
+    return records
+
+
+def _run_key(record: dict[str, Any]) -> tuple[float, float, str, int]:
+    return (record["texture_contrast"], record["shape_deformation"], record["eps"], record["seed"])
 
 
 def _cell_axes(base: dict[str, Any], contrast: float, deformation: float) -> dict[str, Any]:
@@ -236,7 +297,11 @@ def plot(summary: list[dict[str, Any]], path: Path) -> None:
     eps_values = sorted({s["eps"] for s in summary}, key=lambda e: float(e.split("/")[0]))
     limit = max(0.05, max(abs(s["mean_delta_shape_bias"]) for s in summary))
     figure, axes = plt.subplots(
-        1, len(deformations), figsize=(3.2 * len(deformations) + 1.2, 2.8), squeeze=False
+        1,
+        len(deformations),
+        figsize=(3.2 * len(deformations) + 1.2, 2.8),
+        squeeze=False,
+        sharey=True,
     )
     for axis, deformation in zip(axes[0], deformations, strict=True):
         grid = np.full((len(eps_values), len(contrasts)), np.nan)
@@ -264,7 +329,8 @@ def plot(summary: list[dict[str, Any]], path: Path) -> None:
         axis.set_xticks(range(len(contrasts)), [f"{c:g}" for c in contrasts])
         axis.set_yticks(range(len(eps_values)), eps_values)
         axis.set_xlabel("texture_contrast")
-        axis.set_ylabel("PGD-AT eps")
+        if axis is axes[0][0]:  # one label for the shared eps axis, clear of the next panel
+            axis.set_ylabel("PGD-AT eps")
         axis.set_title(f"shape_deformation {deformation:g}", fontsize=9)
     figure.colorbar(image, ax=axes[0].tolist(), label="mean ΔSB (AT - standard)")
     figure.suptitle(
@@ -281,12 +347,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
     with ce.timed("map") as timer:
-        records = run(args)
+        records = args.earlier + run(args)
     summary = summarise(records)
     args.out.mkdir(parents=True, exist_ok=True)
     result = {
         "smoke_run_not_a_result": args.quick,
-        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "earlier")},
         "base_axes": args.base,
         "seconds": round(timer.seconds, 1),
         "cells": summary,

@@ -74,3 +74,25 @@ def test_bad_flags_are_refused_before_training(script, argv, match, capsys):
     with pytest.raises(SystemExit):
         script.main(argv)
     assert match in capsys.readouterr().err
+
+
+def test_include_adds_an_earlier_sweep_and_refuses_repeats_and_other_settings(
+    script, tmp_path, capsys
+):
+    script.main(["--quick", "--contrasts", "0.03", "--out", str(tmp_path / "a")])
+    earlier = str(tmp_path / "a" / "map.json")
+    result = script.main(["--quick", "--contrasts", "0.1", "--include", earlier, "--out",
+                          str(tmp_path / "b")])  # fmt: skip
+    assert [r["texture_contrast"] for r in result["runs"]] == [0.03, 0.1]
+    assert sorted(c["texture_contrast"] for c in result["cells"]) == [0.03, 0.1]
+    saved = json.loads((tmp_path / "b" / "map.json").read_text())
+    assert saved["runs"][0] == json.loads((tmp_path / "a" / "map.json").read_text())["runs"][0]
+    for argv, match in [
+        (["--quick", "--contrasts", "0.03"], "makes again: [(0.03, 0.0, '2/255', 0)]"),
+        (["--train-size", "5"], "was run with other settings"),
+        (["--quick", "--set", "occlusion=0.1"], "was run with other settings"),
+    ]:
+        with pytest.raises(SystemExit):
+            script.main([*argv, "--include", earlier, "--out", str(tmp_path / "c")])
+        assert match in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()  # refused before anything was trained
