@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from shapebias._validation import check_int
@@ -17,6 +18,13 @@ def small_cnn(
     Channels double every block from ``width``; global average pooling makes it work
     at any input size of at least ``2**depth`` pixels. At 32x32 with the defaults it has
     about 0.1 M parameters, small enough to train on a laptop CPU in seconds to minutes.
+
+    The parameters come in ``channels_last`` memory format, so the activations follow
+    in that layout: on CPU this makes forward passes, input gradients and training
+    steps 1.3x to 2x faster than the default layout (PyTorch's NCHW max-pool and
+    batch-norm are slow; ``benchmarks/bench_small_cnn.py``), and changes the outputs
+    only by float rounding. ``model.to(memory_format=torch.contiguous_format)`` gives
+    the default layout back; the same trick speeds up your own CNNs.
 
     Args:
         num_classes: number of output logits.
@@ -46,4 +54,4 @@ def small_cnn(
         ]
         channels = out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers).to(memory_format=torch.channels_last)

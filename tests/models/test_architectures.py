@@ -35,3 +35,24 @@ def test_small_cnn_any_size(size):
 def test_bad_arguments(factory, kwargs, error, match):
     with pytest.raises(error, match=match):
         factory(**kwargs)
+
+
+def test_small_cnn_is_channels_last_and_computes_what_the_default_layout_does():
+    torch.manual_seed(0)
+    model = small_cnn(4, width=8)
+    convs = [m.weight for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    assert not all(w.is_contiguous() for w in convs)  # really converted, not trivially both
+    default = small_cnn(4, width=8).to(memory_format=torch.contiguous_format)
+    default.load_state_dict(model.state_dict())  # a checkpoint moves between the layouts
+    assert all(m.weight.is_contiguous() for m in default.modules() if isinstance(m, nn.Conv2d))
+    images = torch.rand(6, 3, 16, 16, requires_grad=True)
+    labels = torch.randint(0, 4, (6,))
+    for m in (model, default):
+        m.eval()
+    fast, slow = model(images), default(images)
+    assert torch.allclose(fast, slow, atol=1e-5)
+    loss = nn.functional.cross_entropy
+    (fast_grad,) = torch.autograd.grad(loss(fast, labels), images)
+    (slow_grad,) = torch.autograd.grad(loss(slow, labels), images)
+    assert torch.allclose(fast_grad, slow_grad, atol=1e-6)
