@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
-import time
 
 import numpy as np
 import torch
+from _common import interleaved_medians
 
 from shapebias.metrics import distortion_accuracy
 from shapebias.metrics._bootstrap import estimate, resample_counts, share
@@ -32,21 +31,6 @@ from shapebias.models import resnet18, small_cnn
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def interleaved_medians(functions: dict, repeats: int) -> dict[str, float]:
-    """Median seconds of each function, run in turn in every repeat (after a warm-up).
-
-    Interleaving spreads any drift of a busy machine evenly over the methods.
-    """
-    times: dict[str, list[float]] = {name: [] for name in functions}
-    for repeat in range(repeats + 1):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            if repeat:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def darken(images: torch.Tensor) -> torch.Tensor:
@@ -134,6 +118,7 @@ def main() -> None:
             "distortion_accuracy, num_bootstrap=1000": lambda: run(1000),
         },
         args.repeats,
+        torch.device("cpu"),
     )
     rss_after = peak_rss_mib()
     print(f"counts identical to the bare loop: {agree}")
@@ -155,7 +140,9 @@ def main() -> None:
         return estimate(share([3], [2, 3]), cells, resample_counts(cells, 1000, 0), 0.95)
 
     timing = interleaved_medians(
-        {"literal": lambda: literal_bootstrap(clean, distorted, 1000), "fast": fast}, 3
+        {"literal": lambda: literal_bootstrap(clean, distorted, 1000), "fast": fast},
+        3,
+        torch.device("cpu"),
     )
     literal_seconds, fast_seconds = timing["literal"], timing["fast"]
     low, high = literal_bootstrap(clean, distorted, 1000)
