@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from _common import interleaved_medians
 
+from shapebias._seeds import seeded_generator
 from shapebias.metrics import distortion_accuracy
 from shapebias.metrics._bootstrap import estimate, resample_counts, share
 from shapebias.models import resnet18, small_cnn
@@ -33,7 +34,7 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def darken(images: torch.Tensor) -> torch.Tensor:
+def darken(images: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
     return images * 0.5
 
 
@@ -41,12 +42,20 @@ def noise(images: torch.Tensor, *, generator: torch.Generator | None = None) -> 
     return (images + 0.05 * torch.randn(images.shape, generator=generator)).clamp(0, 1)
 
 
-DISTORTIONS = {"flipped": lambda x: x.flip(-1), "darkened": darken, "noisy": noise}
+DISTORTIONS = {
+    "flipped": lambda x, generator=None: x.flip(-1),
+    "darkened": darken,
+    "noisy": noise,
+}
 
 
 def bare_loop(model, images, labels, batch_size):
     """What one writes by hand: forward passes, argmax, counts."""
-    generator = torch.Generator().manual_seed(0)
+    # The generators distortion_accuracy(seed=0) gives each distortion, so the noise matches.
+    generators = {
+        name: seeded_generator(0, "distortion", position, name)
+        for position, name in enumerate(DISTORTIONS)
+    }
     right = dict.fromkeys(["clean", *DISTORTIONS], 0)
     both = dict.fromkeys(DISTORTIONS, 0)
     with torch.no_grad():
@@ -55,7 +64,7 @@ def bare_loop(model, images, labels, batch_size):
             clean = model(x).argmax(1) == y
             right["clean"] += int(clean.sum())
             for name, distort in DISTORTIONS.items():
-                distorted = distort(x, generator=generator) if name == "noisy" else distort(x)
+                distorted = distort(x, generator=generators[name])
                 correct = model(distorted).argmax(1) == y
                 right[name] += int(correct.sum())
                 both[name] += int((correct & clean).sum())
