@@ -81,4 +81,4 @@ def box_hyperplane_step(
         return w.sign() * torch.minimum(t[:, None], room)
     breaks = torch.where(size > 0, room / size.clamp_min(_TINY), 0.0)
     t = _solve_piecewise(size * size, breaks, target)
-    return w * torch.minimum(t[:, None], breaks)
+    return w.sign() * torch.minimum(t[:, None] * size, room)
