@@ -210,11 +210,11 @@ def _random_start(
 ) -> torch.Tensor:
     """``clean + radius / 2 * t / ||t||`` in the box: ``t`` uniform in ``[-1, 1]^d`` (L-inf)
     or Gaussian (L2), the restart of FAB with ``radius = min(eps, best norm so far)``."""
-    shape, like = clean.shape, {"dtype": clean.dtype, "device": clean.device}
+    shape, dtype, device = clean.shape, clean.dtype, clean.device
     if norm == "linf":
-        t = 2 * torch.rand(shape, generator=generator, **like) - 1
+        t = 2 * torch.rand(shape, generator=generator, dtype=dtype, device=device) - 1
     else:
-        t = torch.randn(shape, generator=generator, **like)
+        t = torch.randn(shape, generator=generator, dtype=dtype, device=device)
     t = t / _norm(t, norm).clamp_min(_TINY).view(-1, 1, 1, 1)
     return (clean + radius.view(-1, 1, 1, 1) / 2 * t).clamp(0, 1)
 

@@ -69,8 +69,9 @@ def box_hyperplane_step(
         >>> import torch
         >>> from shapebias.attacks._hyperplane import box_hyperplane_step
         >>> points, w = torch.tensor([[0.5, 0.9]]), torch.tensor([[1.0, 1.0]])
-        >>> box_hyperplane_step(points, w, torch.tensor([0.4]), "linf").tolist()
-        [[0.30000001192092896, 0.10000000149011612]]
+        >>> delta = box_hyperplane_step(points, w, torch.tensor([0.4]), "linf")
+        >>> [round(v, 6) for v in delta[0].tolist()]  # the second pixel reaches the box
+        [0.3, 0.1]
     """
     w = w * torch.where(change < 0, -1.0, 1.0).to(w.dtype)[:, None]
     target = change.abs()
