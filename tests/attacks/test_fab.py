@@ -9,6 +9,7 @@ from scipy.optimize import linprog, minimize
 from torch import nn
 
 from shapebias.attacks import FAB, fab, robust_accuracy
+from shapebias.attacks import _hyperplane as hyperplane
 from shapebias.attacks._fab import _random_start, _settings, run_fab
 from shapebias.attacks._hyperplane import box_hyperplane_step
 from shapebias.models import TrainModeWarning
@@ -88,6 +89,22 @@ def test_projection_matches_the_bisection_reference_and_keeps_dtype():
                 points[i].double(), w[i].double(), float(change[i]), norm
             )
             torch.testing.assert_close(delta[i].double(), expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_newton_and_sorting_solve_the_same_problem(norm, monkeypatch):
+    """The Newton shortcut against the sorting solver alone, on instances whose box
+    binds often (large changes) or never lets the hyperplane be reached."""
+    g = _gen(3)
+    points, w = (
+        torch.rand(200, 40, generator=g).double(),
+        torch.randn(200, 40, generator=g).double(),
+    )
+    change = torch.randn(200, generator=g).double() * torch.logspace(-3, 1, 200).double()
+    fast = box_hyperplane_step(points, w, change, norm)
+    monkeypatch.setattr(hyperplane, "NEWTON_STEPS", 0)
+    torch.testing.assert_close(fast, box_hyperplane_step(points, w, change, norm), atol=1e-12,
+                               rtol=0)  # fmt: skip
 
 
 def test_projection_without_a_binding_box_is_the_closed_form():
