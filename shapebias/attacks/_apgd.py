@@ -21,6 +21,7 @@ from shapebias._validation import (
     check_real,
 )
 from shapebias.attacks._dlr import dlr_loss, targeted_dlr_loss
+from shapebias.attacks._objectives import ranked_targets
 from shapebias.attacks._pgd import _better, _Outcome
 from shapebias.attacks._threat import NORMS, ascent_step, project, random_start
 from shapebias.models import warn_if_train_mode
@@ -270,9 +271,7 @@ def _target_sets(
     """``[None]`` untargeted; else the top-``num_targets`` classes other than the label."""
     if not settings.targeted:
         return [None]
-    others = logits.scatter(1, labels[:, None], float("-inf"))
-    ranked = others.topk(settings.num_targets, dim=1).indices
-    return list(ranked.unbind(1))
+    return list(ranked_targets(logits, labels, settings.num_targets))
 
 
 def run_apgd(

@@ -21,7 +21,7 @@ from shapebias._validation import (
     check_real,
 )
 from shapebias.attacks._hyperplane import box_hyperplane_step
-from shapebias.attacks._objectives import attack_succeeded
+from shapebias.attacks._objectives import attack_succeeded, ranked_targets
 from shapebias.attacks._threat import NORMS
 from shapebias.models import warn_if_train_mode
 
@@ -224,8 +224,7 @@ def _target_sets(
 ) -> list[torch.Tensor | None]:
     if not s.targeted:
         return [None]
-    others = logits.scatter(1, labels[:, None], float("-inf"))
-    return list(others.topk(s.num_targets, dim=1).indices.unbind(1))
+    return list(ranked_targets(logits, labels, s.num_targets))
 
 
 def run_fab(

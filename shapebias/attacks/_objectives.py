@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LOSSES", "attack_objective", "attack_succeeded"]
+__all__ = ["LOSSES", "attack_objective", "attack_succeeded", "ranked_targets"]
 
 LOSSES = ("ce", "margin")
 
@@ -36,3 +36,12 @@ def attack_succeeded(logits: torch.Tensor, labels: torch.Tensor, targeted: bool)
     """Boolean ``(N,)``: predicted the target (targeted) or anything but the label."""
     predicted = logits.argmax(1)
     return predicted == labels if targeted else predicted != labels
+
+
+def ranked_targets(logits: torch.Tensor, labels: torch.Tensor, count: int) -> list[torch.Tensor]:
+    """The ``count`` classes of highest logit other than the label, one ``(N,)`` per rank.
+
+    The targets of APGD-T and FAB-T, taken from the clean image's logits.
+    """
+    others = logits.scatter(1, labels[:, None], float("-inf"))
+    return list(others.topk(count, dim=1).indices.unbind(1))
