@@ -14,7 +14,7 @@ over the RSS with model and data loaded (activations, gradients, optimizer state
 allocator caches) is printed.
 
 ``--checks`` instead measures what the hardening checks cost (issue 13): the per-batch
-finiteness checks (``check_finite_logits`` in every loss, the non-finite-loss stop in
+finiteness checks (``_validation.check_logits`` in every loss, the non-finite-loss stop in
 ``fit``) timed on their own and as a share of the epoch of each loss, an A/B of whole
 ``fit`` epochs with the checks and with them replaced by no-ops, ``fit``'s one-off
 validation before the first step, and the SHA-256 checksum of a checkpoint
@@ -39,12 +39,12 @@ from collections.abc import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from shapebias._validation import check_logits
 from shapebias.attacks import PGD
 from shapebias.models import resnet18, small_cnn
 from shapebias.training import AdversarialLoss, FGSMRSLoss, StandardLoss, TradesLoss, fit
 from shapebias.training import _fit as fit_module
 from shapebias.training import _losses as losses_module
-from shapebias.training._checks import check_finite_logits
 from shapebias.training._checksum import seal
 
 EPS = 8 / 255
@@ -164,13 +164,13 @@ def _per_call_seconds(function: Callable[[], object], calls: int = 2000) -> floa
 @contextlib.contextmanager
 def _checks_disabled() -> Iterator[None]:
     """Replace the per-batch finiteness checks by no-ops (for the A/B only)."""
-    saved = fit_module._check_finite_loss, losses_module.check_finite_logits
+    saved = fit_module._check_finite_loss, losses_module.check_logits
     fit_module._check_finite_loss = lambda *args: None
-    losses_module.check_finite_logits = lambda logits: logits
+    losses_module.check_logits = lambda *args, **kwargs: None
     try:
         yield
     finally:
-        fit_module._check_finite_loss, losses_module.check_finite_logits = saved
+        fit_module._check_finite_loss, losses_module.check_logits = saved
 
 
 def _fit_epoch(loss, batches, *, checks: bool) -> float:
@@ -219,7 +219,8 @@ def check_overhead(args: argparse.Namespace) -> None:
     logits = small_cnn(10)(batches[0][0]).detach()
     value = F.cross_entropy(logits.requires_grad_(), batches[0][1])
     device = torch.device("cpu")
-    per_logits = _per_call_seconds(lambda: check_finite_logits(logits))
+    labels = batches[0][1]
+    per_logits = _per_call_seconds(lambda: check_logits(logits, len(labels), labels))
     per_loss = _per_call_seconds(lambda: fit_module._check_finite_loss(value, device, 0, 0))
     print(
         f"load average {os.getloadavg()[0]:.1f} (shared machine); {len(batches)} batches of "
@@ -227,7 +228,7 @@ def check_overhead(args: argparse.Namespace) -> None:
         f"{args.repeats}, torch {torch.__version__}"
     )
     print(
-        f"check_finite_logits ({args.batch}x10): {per_logits * 1e6:.1f} us/call; "
+        f"check_logits ({args.batch}x10): {per_logits * 1e6:.1f} us/call; "
         f"non-finite-loss stop: {per_loss * 1e6:.1f} us/call"
     )
     header = f"{'loss':<12}{'epoch s':>9}{'no checks s':>13}{'A/B %':>8}{'checks us/batch':>17}"

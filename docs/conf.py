@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 sys.path.insert(0, os.path.abspath(".."))
 
 import shapebias
+
+sys.path.insert(0, os.path.abspath("."))
+from _layout import write_layout
+
+write_layout(Path(__file__).resolve().parent / "layout.rst")
 
 project = "shapebias"
 author = "shapebias developers"
