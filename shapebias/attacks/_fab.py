@@ -21,7 +21,7 @@ from shapebias._validation import (
     check_real,
 )
 from shapebias.attacks._hyperplane import box_hyperplane_step
-from shapebias.attacks._objectives import attack_succeeded, ranked_targets
+from shapebias.attacks._objectives import attack_succeeded, target_sets
 from shapebias.attacks._threat import NORMS
 from shapebias.models import warn_if_train_mode
 
@@ -219,14 +219,6 @@ def _random_start(
     return (clean + radius.view(-1, 1, 1, 1) / 2 * t).clamp(0, 1)
 
 
-def _target_sets(
-    logits: torch.Tensor, labels: torch.Tensor, s: _Settings
-) -> list[torch.Tensor | None]:
-    if not s.targeted:
-        return [None]
-    return list(ranked_targets(logits, labels, s.num_targets))
-
-
 def run_fab(
     model: Any,
     images: torch.Tensor,
@@ -253,7 +245,7 @@ def run_fab(
     broken = torch.zeros(n, dtype=torch.bool, device=clean.device)
     todo = torch.ones_like(broken) if active is None else active
     eps = s.eps.flatten()
-    for targets in _target_sets(logits, labels, s):
+    for targets in target_sets(logits, labels, s.targeted, s.num_targets):
         smallest = torch.full((n,), float("inf"), dtype=clean.dtype, device=clean.device)
         for restart in range(s.restarts):
             start = clean

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LOSSES", "attack_objective", "attack_succeeded", "ranked_targets"]
+__all__ = ["LOSSES", "attack_objective", "attack_succeeded", "target_sets"]
 
 LOSSES = ("ce", "margin")
 
@@ -38,10 +38,13 @@ def attack_succeeded(logits: torch.Tensor, labels: torch.Tensor, targeted: bool)
     return predicted == labels if targeted else predicted != labels
 
 
-def ranked_targets(logits: torch.Tensor, labels: torch.Tensor, count: int) -> list[torch.Tensor]:
-    """The ``count`` classes of highest logit other than the label, one ``(N,)`` per rank.
-
-    The targets of APGD-T and FAB-T, taken from the clean image's logits.
+def target_sets(
+    logits: torch.Tensor, labels: torch.Tensor, targeted: bool, count: int
+) -> list[torch.Tensor | None]:
+    """The runs of an attack: ``[None]`` untargeted; targeted, one ``(N,)`` tensor per rank
+    of the ``count`` classes of highest logit other than the label (APGD-T, FAB-T).
     """
+    if not targeted:
+        return [None]
     others = logits.scatter(1, labels[:, None], float("-inf"))
     return list(others.topk(count, dim=1).indices.unbind(1))

@@ -154,7 +154,9 @@ def robust_accuracy(
     :class:`~shapebias.attacks.APGD`, :class:`~shapebias.attacks.Square`) a sample
     also leaves the batch at the first iterate that fools the model, so the count
     equals attacking every sample with ``early_stop=True`` (robust only if no iterate
-    fooled the model). Any other callable ``attack(model, images, labels)`` is run on
+    fooled the model); with :class:`~shapebias.attacks.FAB` at the first adversarial
+    iterate within ``eps``, which is exactly when :func:`~shapebias.attacks.fab`
+    returns an adversarial point. Any other callable ``attack(model, images, labels)`` is run on
     the samples still standing.
 
     If a gradient-free attack (:class:`~shapebias.attacks.Square`) breaks samples that
