@@ -318,7 +318,7 @@ def test_untargeted_picks_the_closest_boundary_each_step():
 
 # --- against torchattacks on a trained CNN ------------------------------------------------
 
-EPOCHS = 6
+EPOCHS = 10
 
 
 def test_fab_t_within_one_point_of_torchattacks_on_a_trained_cnn():
@@ -327,17 +327,18 @@ def test_fab_t_within_one_point_of_torchattacks_on_a_trained_cnn():
     from shapebias.models import small_cnn
 
     def stack(split, size):
-        data = ShapeTextureDataset(split, size=size, num_classes=4, image_size=16, seed=0)
+        data = ShapeTextureDataset(split, size=size, num_classes=4, image_size=16,
+                                   texture_correlation=0.8, seed=0)  # fmt: skip
         items = [data[i] for i in range(size)]
         return torch.stack([x for x, _ in items]), torch.tensor([int(y) for _, y in items])
 
-    images, labels = stack("train", 320)
+    images, labels = stack("train", 1000)
     test_images, test_labels = stack("test", 100)
     torch.manual_seed(0)
-    model = small_cnn(4, width=8)
+    model = small_cnn(4, width=16)
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(EPOCHS):
-        for batch in torch.randperm(320).split(32):
+        for batch in torch.randperm(1000).split(32):
             optimiser.zero_grad()
             nn.functional.cross_entropy(model(images[batch]), labels[batch]).backward()
             optimiser.step()
@@ -346,11 +347,12 @@ def test_fab_t_within_one_point_of_torchattacks_on_a_trained_cnn():
         p.requires_grad_(False)
     classes = 4
     ours = robust_accuracy(model, (test_images, test_labels),
-                           FAB(eps=2 / 255, steps=20, num_targets=classes - 1),
+                           FAB(eps=1 / 255, steps=20, num_targets=classes - 1),
                            progress=False)  # fmt: skip
-    peer = torchattacks.FAB(model, eps=2 / 255, steps=20, multi_targeted=True, n_classes=classes)
+    peer = torchattacks.FAB(model, eps=1 / 255, steps=20, multi_targeted=True, n_classes=classes)
     with torch.no_grad():
         peer_robust = float((model(peer(test_images, test_labels)).argmax(1) == test_labels)
                             .float().mean())  # fmt: skip
-    assert 0.0 < ours.robust < ours.clean  # neither 0 nor clean accuracy
+    assert ours.clean > 0.55  # trained well above chance (0.25)
+    assert 0.1 < ours.robust < ours.clean - 0.1  # neither 0 nor clean accuracy
     assert abs(ours.robust - peer_robust) <= 0.01
