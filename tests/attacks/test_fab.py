@@ -356,3 +356,9 @@ def test_fab_t_within_one_point_of_torchattacks_on_a_trained_cnn():
     assert ours.clean > 0.55  # trained well above chance (0.25)
     assert 0.1 < ours.robust < ours.clean - 0.1  # neither 0 nor clean accuracy
     assert abs(ours.robust - peer_robust) <= 0.01
+
+
+def test_a_single_class_model_is_refused():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 1)).eval()
+    with pytest.raises(ValueError, match="fab needs a model with at least 2 classes, got 1"):
+        fab(model, seeded_images(), torch.zeros(4, dtype=torch.int64), eps=0.1, targeted=False)
