@@ -104,9 +104,9 @@ def evaluate_card(
     interval; ``cue_conflict`` the shape bias, its cue-match share and, when
     ``settings.shape_only`` names an OOD condition (e.g. silhouettes), the texture-blind
     null from that condition's accuracy; ``settings.eps`` the robust accuracy on
-    ``clean`` (its first ``attack_images`` images) under the AutoAttack-style ensemble
+    ``clean`` (its first ``attack_images`` images) under the AutoAttack ensemble
     (``settings.attack == "autoattack"``: :func:`~shapebias.attacks.auto_attack_suite`'s
-    APGD-CE, APGD-T and Square, ``attack_steps`` iterations and ``attack_queries``
+    APGD-CE, APGD-T, FAB-T and Square, ``attack_steps`` iterations and ``attack_queries``
     queries) or PGD with ``attack_restarts`` restarts (``"pgd"``).
     """
     datasets = {**({"clean": clean} if clean is not None else {}), **ood}
@@ -174,7 +174,7 @@ def _robust(
             num_targets=len(CATEGORIES_16) - 1, generator=generator,
         )  # fmt: skip
         described: dict[str, Any] = {
-            "attack": "AutoAttack-style (APGD-CE, APGD-T, Square)",
+            "attack": "AutoAttack (APGD-CE, APGD-T, FAB-T, Square)",
             "steps": settings.attack_steps, "queries": settings.attack_queries,
         }  # fmt: skip
     else:

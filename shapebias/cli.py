@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--eps", type=_fraction, help="L-inf budget for robust accuracy, e.g. 4/255")
     run.add_argument(
         "--attack", choices=("autoattack", "pgd"), default="autoattack",
-        help="robust-accuracy attack: the AutoAttack-style ensemble (APGD-CE, APGD-T, Square) "
+        help="robust-accuracy attack: the AutoAttack ensemble (APGD-CE, APGD-T, FAB-T, Square) "
         "or PGD",
     )  # fmt: skip
     run.add_argument("--attack-steps", type=int, default=100, help="iterations per attack run")

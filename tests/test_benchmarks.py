@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+import torch
 
 from tests.data._examples import BENCHMARKS, load_script
 
@@ -38,5 +39,9 @@ def test_every_benchmark_imports_and_has_a_main(path):
 def test_cheap_benchmarks_run_end_to_end(name, argv, expected, monkeypatch, capsys):
     script = load_script(BENCHMARKS / f"{name}.py")
     monkeypatch.setattr(sys, "argv", [name, *argv])
-    script.main()
+    threads = torch.get_num_threads()
+    try:
+        script.main()
+    finally:  # the scripts set torch's thread count; later tests compare bit for bit
+        torch.set_num_threads(threads)
     assert expected in capsys.readouterr().out

@@ -1,8 +1,9 @@
-"""Adversarial attacks (FGSM, PGD, APGD, Square), the AutoAttack-style ensemble, robust accuracy."""
+"""Attacks (FGSM, PGD, APGD, FAB, Square), the AutoAttack ensemble, robust accuracy."""
 
 from shapebias.attacks._apgd import APGD, apgd, apgd_checkpoints
 from shapebias.attacks._dlr import dlr_loss, targeted_dlr_loss
 from shapebias.attacks._ensemble import auto_attack, auto_attack_suite, robustness_curve
+from shapebias.attacks._fab import FAB, fab
 from shapebias.attacks._fgsm import FGSM, fgsm
 from shapebias.attacks._masking import GradientMaskingWarning
 from shapebias.attacks._pgd import PGD, pgd
@@ -12,6 +13,7 @@ from shapebias.attacks._threat import project_l2, project_linf
 
 __all__ = [
     "APGD",
+    "FAB",
     "FGSM",
     "PGD",
     "GradientMaskingWarning",
@@ -23,6 +25,7 @@ __all__ = [
     "auto_attack",
     "auto_attack_suite",
     "dlr_loss",
+    "fab",
     "fgsm",
     "pgd",
     "project_l2",

@@ -21,6 +21,7 @@ from shapebias._validation import (
     check_real,
 )
 from shapebias.attacks._dlr import dlr_loss, targeted_dlr_loss
+from shapebias.attacks._objectives import target_sets
 from shapebias.attacks._pgd import _better, _Outcome
 from shapebias.attacks._threat import NORMS, ascent_step, project, random_start
 from shapebias.models import warn_if_train_mode
@@ -264,17 +265,6 @@ def _checkpoint(s: dict[str, Any], period: int, rho: float) -> None:
     s["increases"] = torch.zeros_like(s["increases"])
 
 
-def _target_sets(
-    logits: torch.Tensor, labels: torch.Tensor, settings: _Settings
-) -> list[torch.Tensor | None]:
-    """``[None]`` untargeted; else the top-``num_targets`` classes other than the label."""
-    if not settings.targeted:
-        return [None]
-    others = logits.scatter(1, labels[:, None], float("-inf"))
-    ranked = others.topk(settings.num_targets, dim=1).indices
-    return list(ranked.unbind(1))
-
-
 def run_apgd(
     model: Any,
     images: torch.Tensor,
@@ -299,7 +289,7 @@ def run_apgd(
     lowest = torch.full((n,), float("-inf"), dtype=clean.dtype, device=clean.device)
     best = _Outcome(clean.clone(), no, lowest)
     todo = ~no if active is None else active
-    for targets in _target_sets(logits, labels, settings):
+    for targets in target_sets(logits, labels, settings.targeted, settings.num_targets):
         for _ in range(settings.restarts):
             start = random_start(clean, settings.eps, settings.norm, settings.generator)
             run = (todo & ~cast(torch.Tensor, best.fooled)).nonzero().squeeze(1)

@@ -1,4 +1,4 @@
-"""An AutoAttack-style ensemble: APGD-CE, APGD-T and Square with early exit across attacks."""
+"""The AutoAttack ensemble: APGD-CE, APGD-T, FAB-T and Square with early exit across attacks."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 
 from shapebias._validation import check_choice, check_int
 from shapebias.attacks._apgd import APGD
+from shapebias.attacks._fab import FAB
 from shapebias.attacks._masking import warn_if_not_monotone
 from shapebias.attacks._robust_accuracy import RobustAccuracy, robust_accuracy
 from shapebias.attacks._square import Square
@@ -31,17 +32,20 @@ def auto_attack_suite(
 ) -> tuple[Any, ...]:
     """The attacks :func:`auto_attack` runs, in order, as configured attack objects.
 
-    ``"standard"`` (Croce & Hein's standard AutoAttack without FAB-T): APGD-CE
-    (``steps`` iterations), APGD-T with the targeted DLR loss over ``num_targets``
-    classes (``steps`` each), Square (``queries`` queries). ``"fast"``: APGD-CE and
-    APGD-T over ``min(3, num_targets)`` classes, no Square (so no black-box check).
+    ``"standard"`` (Croce & Hein's standard AutoAttack): APGD-CE (``steps``
+    iterations), APGD-T with the targeted DLR loss over ``num_targets`` classes
+    (``steps`` each), FAB-T over the same ``num_targets`` classes (``steps`` each, one
+    run per target, :class:`~shapebias.attacks.FAB`), Square (``queries`` queries).
+    ``"fast"``: APGD-CE and APGD-T over ``min(3, num_targets)`` classes, no FAB-T and
+    no Square (so no black-box check).
 
     Args:
         eps: budget in pixel units, float or per-sample ``(N,)`` tensor.
         norm: ``"linf"`` or ``"l2"``.
         version: ``"standard"`` or ``"fast"``.
-        steps: APGD iterations per run (the paper: 100).
-        num_targets: APGD-T's target classes; below the number of classes (9 for 10).
+        steps: APGD and FAB iterations per run (the paper: 100).
+        num_targets: APGD-T's and FAB-T's target classes; below the number of classes
+            (9 for 10).
         queries: Square's queries (the paper: 5000).
         generator: shared by all attacks; same state, same result.
 
@@ -54,7 +58,7 @@ def auto_attack_suite(
     Example:
         >>> from shapebias.attacks import attack_name, auto_attack_suite
         >>> [attack_name(a) for a in auto_attack_suite(8 / 255)]
-        ['APGD-CE', 'APGD-T', 'Square']
+        ['APGD-CE', 'APGD-T', 'FAB-T', 'Square']
     """
     check_choice(version, "version", VERSIONS)
     check_int(num_targets, "num_targets", low=1)
@@ -63,7 +67,9 @@ def auto_attack_suite(
     apgd_t = dataclasses.replace(apgd_ce, loss="dlr", targeted=True, num_targets=targets)
     if version == "fast":
         return (apgd_ce, apgd_t)
-    return (apgd_ce, apgd_t, Square(eps=eps, norm=norm, queries=queries, generator=generator))
+    fab_t = FAB(eps=eps, norm=norm, steps=steps, num_targets=num_targets, generator=generator)
+    square = Square(eps=eps, norm=norm, queries=queries, generator=generator)
+    return (apgd_ce, apgd_t, fab_t, square)
 
 
 def auto_attack(
@@ -80,14 +86,13 @@ def auto_attack(
     generator: torch.Generator | None = None,
     progress: bool = True,
 ) -> RobustAccuracy:
-    """Robust accuracy under an AutoAttack-style ensemble (Croce & Hein, 2020).
+    """Robust accuracy under the AutoAttack ensemble (Croce & Hein, 2020).
 
     Runs :func:`auto_attack_suite`'s attacks in order, each on the samples that are
     classified right and that every earlier attack left standing; within an attack a
     sample leaves at its first misclassifying iterate. The result is exactly the
-    robust accuracy of running every attack on every sample. FAB-T, the fourth attack
-    of standard AutoAttack, is not included: where a model resists both APGDs and
-    Square but not FAB-T, this number is too high.
+    robust accuracy of running every attack on every sample. ``"standard"`` runs all
+    four attacks of standard AutoAttack (APGD-CE, APGD-T, FAB-T, Square).
 
     Args:
         model: callable ``images -> logits``, in eval mode.
@@ -108,7 +113,7 @@ def auto_attack(
             or any input check of the attacks.
 
     Warns:
-        GradientMaskingWarning: Square broke samples that APGD-CE and APGD-T did not.
+        GradientMaskingWarning: Square broke samples that the gradient attacks did not.
 
     Example:
         >>> import torch
@@ -119,7 +124,7 @@ def auto_attack(
         >>> result = auto_attack(model, data, eps=8 / 255, steps=5, queries=20,
         ...                      generator=torch.Generator().manual_seed(0), progress=False)
         >>> result.attacks
-        ('APGD-CE', 'APGD-T', 'Square')
+        ('APGD-CE', 'APGD-T', 'FAB-T', 'Square')
         >>> result.robust == result.robust_after[-1] <= result.robust_after[0] <= result.clean
         True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LOSSES", "attack_objective", "attack_succeeded"]
+__all__ = ["LOSSES", "attack_objective", "attack_succeeded", "target_sets"]
 
 LOSSES = ("ce", "margin")
 
@@ -36,3 +36,15 @@ def attack_succeeded(logits: torch.Tensor, labels: torch.Tensor, targeted: bool)
     """Boolean ``(N,)``: predicted the target (targeted) or anything but the label."""
     predicted = logits.argmax(1)
     return predicted == labels if targeted else predicted != labels
+
+
+def target_sets(
+    logits: torch.Tensor, labels: torch.Tensor, targeted: bool, count: int
+) -> list[torch.Tensor | None]:
+    """The runs of an attack: ``[None]`` untargeted; targeted, one ``(N,)`` tensor per rank
+    of the ``count`` classes of highest logit other than the label (APGD-T, FAB-T).
+    """
+    if not targeted:
+        return [None]
+    others = logits.scatter(1, labels[:, None], float("-inf"))
+    return list(others.topk(count, dim=1).indices.unbind(1))

@@ -25,6 +25,7 @@ from shapebias._validation import (
     check_model,
 )
 from shapebias.attacks._apgd import APGD, apgd_fooled
+from shapebias.attacks._fab import FAB, fab_fooled
 from shapebias.attacks._fgsm import FGSM
 from shapebias.attacks._masking import warn_if_black_box_stronger
 from shapebias.attacks._pgd import PGD, run_attack
@@ -74,6 +75,8 @@ def attack_name(attack: Any) -> str:
     """
     if isinstance(attack, APGD):
         return "APGD-T" if attack.targeted else f"APGD-{attack.loss.upper()}"
+    if isinstance(attack, FAB):
+        return "FAB-T" if attack.targeted else "FAB"
     if isinstance(attack, (PGD, FGSM, Square)):
         return type(attack).__name__
     return str(getattr(attack, "__name__", type(attack).__name__))
@@ -105,6 +108,8 @@ def _fooled(
         return fooled
     if isinstance(attack, APGD):
         return apgd_fooled(model, images, labels, active, **config_kwargs(attack))
+    if isinstance(attack, FAB):
+        return fab_fooled(model, images, labels, active, **config_kwargs(attack))
     if isinstance(attack, Square):
         return square_fooled(model, images, labels, active, **config_kwargs(attack))
     fooled = torch.zeros_like(active)
@@ -149,7 +154,9 @@ def robust_accuracy(
     :class:`~shapebias.attacks.APGD`, :class:`~shapebias.attacks.Square`) a sample
     also leaves the batch at the first iterate that fools the model, so the count
     equals attacking every sample with ``early_stop=True`` (robust only if no iterate
-    fooled the model). Any other callable ``attack(model, images, labels)`` is run on
+    fooled the model); with :class:`~shapebias.attacks.FAB` at the first adversarial
+    iterate within ``eps``, which is exactly when :func:`~shapebias.attacks.fab`
+    returns an adversarial point. Any other callable ``attack(model, images, labels)`` is run on
     the samples still standing.
 
     If a gradient-free attack (:class:`~shapebias.attacks.Square`) breaks samples that

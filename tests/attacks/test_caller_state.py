@@ -18,7 +18,7 @@ import warnings
 import pytest
 import torch
 
-from shapebias.attacks import apgd, fgsm, pgd, square
+from shapebias.attacks import apgd, fab, fgsm, pgd, square
 from shapebias.models import TrainModeWarning
 from tests._models import seeded_images, seeded_labels, tiny_cnn
 
@@ -34,6 +34,12 @@ ATTACKS = {
         m, x, y, eps=8 / 255, steps=4, loss="dlr", targeted=True, num_targets=2, generator=_gen()
     ),
     "square": lambda m, x, y: square(m, x, y, eps=8 / 255, queries=10, generator=_gen()),
+    "fab (targeted, restarts)": lambda m, x, y: fab(
+        m, x, y, eps=0.5, steps=4, num_targets=2, restarts=2, generator=_gen()
+    ),
+    "fab (untargeted, l2)": lambda m, x, y: fab(
+        m, x, y, eps=3.0, norm="l2", steps=4, targeted=False
+    ),
 }
 
 

@@ -1,3 +1,4 @@
+import dataclasses
 import warnings
 
 import pytest
@@ -6,12 +7,14 @@ from torch import nn
 
 from shapebias.attacks import (
     APGD,
+    FAB,
     GradientMaskingWarning,
     Square,
     apgd,
     attack_name,
     auto_attack,
     auto_attack_suite,
+    fab,
     robust_accuracy,
     robustness_curve,
     square,
@@ -29,13 +32,16 @@ def _task(seed=0):
 
 
 _SETTINGS = {"eps": 0.04, "steps": 3, "num_targets": 3, "queries": 80}
+FAB_T = 2  # its index in the standard suite
 
 
 def test_suite_contents():
     standard = auto_attack_suite(8 / 255)
-    assert [attack_name(a) for a in standard] == ["APGD-CE", "APGD-T", "Square"]
-    assert standard[0].steps == standard[1].steps == 100 and standard[1].num_targets == 9
-    assert standard[1].loss == "dlr" and standard[2].queries == 5000
+    assert [attack_name(a) for a in standard] == ["APGD-CE", "APGD-T", "FAB-T", "Square"]
+    assert standard[0].steps == standard[1].steps == standard[2].steps == 100
+    assert standard[1].num_targets == standard[2].num_targets == 9
+    assert standard[1].loss == "dlr" and standard[3].queries == 5000
+    assert standard[2].targeted and standard[2].restarts == 1
     fast = auto_attack_suite(8 / 255, version="fast", num_targets=9)
     assert [attack_name(a) for a in fast] == ["APGD-CE", "APGD-T"] and fast[1].num_targets == 3
 
@@ -49,6 +55,7 @@ def test_early_exit_is_exact_and_below_every_component():
     runs = [
         apgd(model, images, labels, loss="ce", **common),
         apgd(model, images, labels, loss="dlr", targeted=True, num_targets=3, **common),
+        fab(model, images, labels, eps=0.04, steps=3, num_targets=3, generator=gen),
         square(model, images, labels, eps=0.04, queries=80, generator=gen),
     ]
     with torch.no_grad():
@@ -66,10 +73,24 @@ def test_early_exit_is_exact_and_below_every_component():
     assert 0 < result.robust < result.robust_after[0] < result.clean  # the later attacks add
 
 
+def test_broken_by_names_fab_t_where_it_broke_a_sample():
+    """One-step APGDs leave samples that a 10-step FAB-T breaks: they are counted to it,
+    and each is one FAB-T alone breaks at the same budget."""
+    model, images, labels = _task()
+    suite = list(auto_attack_suite(0.04, num_targets=3, steps=1, generator=_gen(1)))
+    suite[FAB_T] = dataclasses.replace(suite[FAB_T], steps=10)
+    result = robust_accuracy(model, (images, labels), suite[:3], progress=False)
+    assert result.attacks[FAB_T] == "FAB-T"
+    by_fab = result.broken_by == FAB_T
+    assert int(by_fab.sum()) > 0 and result.robust_after[FAB_T] < result.robust_after[1]
+    alone = fab(model, images, labels, eps=0.04, steps=10, num_targets=3)
+    assert bool((model(alone).argmax(1)[by_fab] != labels[by_fab]).all())
+
+
 def test_robust_after_is_cumulative_and_matches_broken_by():
     model, images, labels = _task(seed=1)
     result = auto_attack(model, (images, labels), **_SETTINGS, generator=_gen(2), progress=False)
-    assert result.attacks == ("APGD-CE", "APGD-T", "Square")
+    assert result.attacks == ("APGD-CE", "APGD-T", "FAB-T", "Square")
     assert list(result.robust_after) == sorted(result.robust_after, reverse=True)
     assert result.robust == result.robust_after[-1]
     standing = result.clean_correct
@@ -109,7 +130,7 @@ def test_square_beating_gradient_attacks_warns_of_masking():
             generator=_gen(), progress=False,
         )  # fmt: skip
     assert (
-        int((result.broken_by == 2).sum()) > 0 and result.robust_after[2] < result.robust_after[1]
+        int((result.broken_by == 3).sum()) > 0 and result.robust_after[3] < result.robust_after[2]
     )
 
 
@@ -143,4 +164,26 @@ def test_attack_names():
     assert attack_name(APGD(eps=0.1)) == "APGD-CE"
     assert attack_name(APGD(eps=0.1, loss="dlr")) == "APGD-DLR"
     assert attack_name(Square(eps=0.1)) == "Square"
+    assert attack_name(FAB(eps=0.1)) == "FAB-T"
+    assert attack_name(FAB(eps=0.1, targeted=False)) == "FAB"
     assert attack_name(lambda m, x, y: x) == "<lambda>"
+
+
+def test_fast_is_unchanged_bit_for_bit_by_fab_t():
+    """A regression pin: ``"fast"`` (what the reproduction runs) gives exactly what it gave
+    before FAB-T joined ``"standard"`` (values from commit 6849ab5), and leaves the
+    generator where the two APGDs alone leave it."""
+    model, images, labels = _task()
+    gen = _gen(0)
+    result = auto_attack(model, (images, labels), version="fast", eps=0.04, steps=5,
+                         num_targets=3, generator=gen, progress=False)  # fmt: skip
+    assert result.attacks == ("APGD-CE", "APGD-T") and result.robust_after == (0.5, 0.45)
+    broken = [-1, -1, -1, -1, 0, -1, 1, 0, -1, -1, 0, -1, -1, -1, 0, 0, -1, -1, -1, 0, -1, 0,
+              0, 0, 0, -1, 0, 0, -1, 0, -1, -1, 0, -1, -1, -1, -1, 0, 0, 1]  # fmt: skip
+    assert result.broken_by.tolist() == broken
+    alone = _gen(0)
+    robust_accuracy(model, (images, labels), [
+        APGD(eps=0.04, steps=5, generator=alone),
+        APGD(eps=0.04, steps=5, loss="dlr", targeted=True, num_targets=3, generator=alone),
+    ], progress=False)  # fmt: skip
+    assert torch.equal(gen.get_state(), alone.get_state())

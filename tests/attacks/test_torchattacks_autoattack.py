@@ -1,4 +1,4 @@
-"""Optional: APGD, APGD-T, Square and the ensemble agree with torchattacks' implementations.
+"""Optional: APGD, APGD-T, FAB-T, Square and the ensemble agree with torchattacks' implementations.
 
 The model is a small tanh MLP labelled by its own predictions (every sample right on
 clean images), float32 as torchattacks expects; 400 samples, so 1 point is 4 samples.
@@ -7,7 +7,7 @@ clean images), float32 as torchattacks expects; 400 samples, so 1 point is 4 sam
 import pytest
 import torch
 
-from shapebias.attacks import APGD, Square, auto_attack, robust_accuracy
+from shapebias.attacks import APGD, FAB, Square, auto_attack, robust_accuracy
 from tests.attacks._nets import mlp_task
 
 torchattacks = pytest.importorskip("torchattacks")
@@ -49,6 +49,16 @@ def test_apgd_t_within_one_point():
     )
 
 
+@pytest.mark.parametrize("norm,eps", [("linf", 0.03), ("l2", 0.18)])
+def test_fab_t_within_one_point(norm, eps):
+    model, images, labels = _setup()
+    ours = _ours(model, images, labels, FAB(eps=eps, norm=norm, steps=10, num_targets=4))
+    peer = torchattacks.FAB(model, norm="Linf" if norm == "linf" else "L2", eps=eps, steps=10,
+                            multi_targeted=True, n_classes=5)  # fmt: skip
+    assert abs(ours - _peer_robust(model, peer, images, labels)) <= 0.01
+    assert 0.2 < ours < 0.9
+
+
 def test_square_agrees_within_random_search_noise():
     """Square is a random search, so two implementations differ by sampling noise (up
     to 3 points measured on 16x16 images, 400 samples), and torchattacks never puts a
@@ -66,6 +76,7 @@ def test_ensemble_within_one_point_of_torchattacks_autoattack():
     images, labels = images[:200], labels[:200]
     ours = auto_attack(model, (images, labels), eps=0.03, steps=10, num_targets=4, queries=200,
                        generator=torch.Generator().manual_seed(0), progress=False)  # fmt: skip
-    peer = torchattacks.AutoAttack(model, eps=0.03, n_classes=5, seed=0)
+    assert ours.attacks == ("APGD-CE", "APGD-T", "FAB-T", "Square")  # torchattacks' four
+    peer = torchattacks.AutoAttack(model, eps=0.03, n_classes=5, seed=0)  # 10 steps each
     peer._autoattack.attacks[3].n_queries = 200  # the same Square budget
     assert abs(ours.robust - _peer_robust(model, peer, images, labels)) <= 0.01
