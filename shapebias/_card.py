@@ -25,6 +25,8 @@ __all__ = ["CardSettings", "evaluate_card", "file_sha256", "stimulus_model", "wr
 
 logger = logging.getLogger("shapebias.card")
 
+_AUTOATTACK_TARGETS = 9  # AutoAttack's standard: the 9 highest-ranked other classes
+
 
 @dataclasses.dataclass(frozen=True)
 class CardSettings:
@@ -169,13 +171,15 @@ def _robust(
     generator = torch.Generator(device=device).manual_seed(settings.seed)
     attack: Any
     if settings.attack == "autoattack":
+        # 9 of the 15 other categories, as AutoAttack targets 9 for any number of classes.
         attack = attacks.auto_attack_suite(
             eps, steps=settings.attack_steps, queries=settings.attack_queries,
-            num_targets=len(CATEGORIES_16) - 1, generator=generator,
+            num_targets=_AUTOATTACK_TARGETS, generator=generator,
         )  # fmt: skip
         described: dict[str, Any] = {
             "attack": "AutoAttack (APGD-CE, APGD-T, FAB-T, Square)",
             "steps": settings.attack_steps, "queries": settings.attack_queries,
+            "num_targets": _AUTOATTACK_TARGETS,
         }  # fmt: skip
     else:
         attack = attacks.PGD(

@@ -52,6 +52,7 @@ def test_evaluate_writes_a_card_that_matches_the_library_calls(stimuli, tmp_path
     assert bias["null"]["value"] == pytest.approx(texture_blind_null(silhouette, 16))
     robust = card["robust"]
     assert robust["attack"].startswith("AutoAttack") and robust["queries"] == 20
+    assert robust["num_targets"] == 9  # AutoAttack's standard, not all 15 other categories
     assert robust["total"] == 4
     assert robust["robust_correct"] <= robust["clean_correct"]
     provenance = card["provenance"]
