@@ -188,8 +188,7 @@ def _run(
         x = _step(x, clean, w, diff, s)
         with torch.no_grad():
             logits = model(x)
-        wanted = labels if targets is None else targets
-        success = attack_succeeded(logits, wanted, targets is not None)
+        success = attack_succeeded(logits, labels, targeted=False)  # any wrong class
         size = _norm(x - clean, s.norm)
         better = success & (size < best_norm[where])
         best[where[better]] = x[better]
@@ -301,10 +300,11 @@ def fab(
     As AutoAttack uses it, the result is the smallest adversarial point found if its
     norm is at most ``eps``, else the clean image. With ``targeted=True`` (FAB-T) the
     attack tries the ``num_targets`` classes ranked highest on the clean image (the
-    label excluded) in turn, a sample stopping at the first target reached within
-    ``eps``; an iterate counts as adversarial when it is classified as the *target*
-    (AutoAttack's code accepts any misclassification, which differs only when a run
-    towards one target crosses into a third class). Targeted steps cost one forward
+    label excluded) in turn, a sample stopping at the first run that breaks it within
+    ``eps``. The target only steers the search: in both modes an iterate counts as
+    adversarial when it is misclassified, whatever the class (as in AutoAttack's FAB-T
+    and :func:`~shapebias.attacks.apgd`'s APGD-T, so that a robust accuracy counts every
+    misclassification an attack finds). Targeted steps cost one forward
     and one input-backward pass plus one forward for the check; untargeted ones one
     backward pass per class.
 
