@@ -31,6 +31,7 @@ __all__ = [
     "check_logits",
     "check_model",
     "check_module",
+    "check_open_unit",
     "check_perturbation",
     "check_real",
     "check_sequence",
@@ -279,6 +280,18 @@ def check_real(
         if high is not None:
             bounds.append(f"<= {high:g}")
         raise ValueError(f"{name} must be {' and '.join(bounds)}, got {number:g}.")
+    return number
+
+
+def check_open_unit(value: Any, name: str, usual: str) -> float:
+    """Check a real number in the open interval ``(0, 1)`` and return it as ``float``.
+
+    For an algorithm's rate or fraction (APGD's ``rho``, FAB's ``alpha_max`` and
+    ``beta``); ``usual`` is the paper's value, named in the message when 1 is passed.
+    """
+    number = check_real(value, name, low=0.0, high=1.0, low_inclusive=False)
+    if number == 1.0:
+        raise ValueError(f"{name} must lie in (0, 1), got 1. The paper's value is {usual}.")
     return number
 
 

@@ -18,10 +18,10 @@ from shapebias._validation import (
     check_labels,
     check_logits,
     check_model,
-    check_real,
+    check_open_unit,
 )
 from shapebias.attacks._dlr import dlr_loss, targeted_dlr_loss
-from shapebias.attacks._objectives import target_sets
+from shapebias.attacks._objectives import check_num_targets, target_sets
 from shapebias.attacks._pgd import _better, _Outcome
 from shapebias.attacks._threat import NORMS, ascent_step, project, random_start
 from shapebias.models import warn_if_train_mode
@@ -100,9 +100,7 @@ def _settings(
     check_choice(loss, "loss", APGD_LOSSES)
     check_int(num_targets, "num_targets", low=1)
     check_int(restarts, "restarts", low=1)
-    rho_f = check_real(rho, "rho", low=0.0, high=1.0, low_inclusive=False)
-    if rho_f == 1.0:
-        raise ValueError("rho must lie in (0, 1), got 1. The paper's value is 0.75.")
+    rho_f = check_open_unit(rho, "rho", "0.75")
     check_generator(generator, images)
     return _Settings(
         eps_t, norm, steps, loss, bool(targeted), num_targets, restarts, rho_f, generator
@@ -111,11 +109,8 @@ def _settings(
 
 def _check_classes(num_classes: int, settings: _Settings) -> None:
     """The class count each configuration needs, checked on the model's first output."""
-    if settings.targeted and settings.num_targets >= num_classes:
-        raise ValueError(
-            f"num_targets must be below the model's {num_classes} classes (the true class is "
-            f"never a target), got {settings.num_targets}. Use num_targets={num_classes - 1}."
-        )
+    if settings.targeted:
+        check_num_targets(settings.num_targets, num_classes)
     needed = (4 if settings.targeted else 3) if settings.loss == "dlr" else 2
     if num_classes < needed:
         kind = "targeted DLR" if settings.targeted else "DLR"

@@ -18,10 +18,11 @@ from shapebias._validation import (
     check_labels,
     check_logits,
     check_model,
+    check_open_unit,
     check_real,
 )
 from shapebias.attacks._hyperplane import box_hyperplane_step
-from shapebias.attacks._objectives import attack_succeeded, target_sets
+from shapebias.attacks._objectives import attack_succeeded, check_num_targets, target_sets
 from shapebias.attacks._threat import NORMS
 from shapebias.models import warn_if_train_mode
 
@@ -44,13 +45,6 @@ class _Settings:
     eta: float
     beta: float
     generator: torch.Generator | None
-
-
-def _open_unit(value: Any, name: str, paper: str) -> float:
-    number = check_real(value, name, low=0.0, high=1.0, low_inclusive=False)
-    if number == 1.0:
-        raise ValueError(f"{name} must lie in (0, 1), got 1. The paper's value is {paper}.")
-    return number
 
 
 def _settings(
@@ -78,9 +72,9 @@ def _settings(
     check_bool(targeted, "targeted")
     check_int(num_targets, "num_targets", low=1)
     check_int(restarts, "restarts", low=1)
-    alpha = _open_unit(alpha_max, "alpha_max", "0.1")
+    alpha = check_open_unit(alpha_max, "alpha_max", "0.1")
     overshoot = check_real(eta, "eta", low=1.0, finite=True)
-    back = _open_unit(beta, "beta", "0.9")
+    back = check_open_unit(beta, "beta", "0.9")
     check_generator(generator, images)
     return _Settings(
         eps_t, norm, steps, targeted, num_targets, restarts, alpha, overshoot, back, generator
@@ -90,11 +84,8 @@ def _settings(
 def _check_classes(num_classes: int, settings: _Settings) -> None:
     if num_classes < 2:
         raise ValueError(f"fab needs a model with at least 2 classes, got {num_classes}.")
-    if settings.targeted and settings.num_targets >= num_classes:
-        raise ValueError(
-            f"num_targets must be below the model's {num_classes} classes (the true class is "
-            f"never a target), got {settings.num_targets}. Use num_targets={num_classes - 1}."
-        )
+    if settings.targeted:
+        check_num_targets(settings.num_targets, num_classes)
 
 
 def _norm(delta: torch.Tensor, norm: str) -> torch.Tensor:

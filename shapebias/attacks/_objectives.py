@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LOSSES", "attack_objective", "attack_succeeded", "target_sets"]
+__all__ = ["LOSSES", "attack_objective", "attack_succeeded", "check_num_targets", "target_sets"]
 
 LOSSES = ("ce", "margin")
 
@@ -36,6 +36,15 @@ def attack_succeeded(logits: torch.Tensor, labels: torch.Tensor, targeted: bool)
     """Boolean ``(N,)``: predicted the target (targeted) or anything but the label."""
     predicted = logits.argmax(1)
     return predicted == labels if targeted else predicted != labels
+
+
+def check_num_targets(num_targets: int, num_classes: int) -> None:
+    """Targeted runs need ``num_targets`` classes other than the label (APGD-T, FAB-T)."""
+    if num_targets >= num_classes:
+        raise ValueError(
+            f"num_targets must be below the model's {num_classes} classes (the true class is "
+            f"never a target), got {num_targets}. Use num_targets={num_classes - 1}."
+        )
 
 
 def target_sets(
