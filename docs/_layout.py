@@ -19,7 +19,7 @@ their subpackage's ``__init__`` (import from ``shapebias.attacks``, never from
 ``shapebias.attacks._pgd``); each ``_module.py`` holds one concept. Under each heading,
 "uses" names the other subpackages its modules import (read from the source too): the
 top-level helpers (``_validation``, ``_seeds``, ``_batches``, ...) are the ground floor
-every subpackage may use, ``_card.py`` and ``cli.py`` sit on top of the subpackages, and
+every subpackage may use, ``_card.py`` and ``cli`` sit on top of the subpackages, and
 subpackages import each other in one direction only.
 """
 

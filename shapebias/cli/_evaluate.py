@@ -1,4 +1,4 @@
-"""The ``shapebias`` command: ``shapebias evaluate`` writes a model card for local weights.
+"""``shapebias evaluate``: a model card (clean, OOD, robust accuracy, shape bias) for local weights.
 
 Run alone, or sharded over processes with ``torchrun`` (each rank evaluates its block of
 every stimulus set; rank 0 writes the card)::
@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
-from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -27,9 +25,9 @@ from shapebias.data import CueConflictDataset, ood_datasets, stimulus_folder
 from shapebias.models import load_pretrained
 from shapebias.training import init_distributed
 
-__all__ = ["main"]
+__all__ = ["add_parser"]
 
-logger = logging.getLogger("shapebias.cli")
+logger = logging.getLogger("shapebias.cli.evaluate")
 
 _AUTOCAST = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -54,10 +52,8 @@ def _floats(text: str) -> list[float]:
     return values
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``shapebias`` (sub-command ``evaluate``)."""
-    parser = argparse.ArgumentParser(prog="shapebias", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_parser(commands: Any) -> None:
+    """Register ``evaluate`` and its arguments on the sub-command action ``commands``."""
     evaluate = commands.add_parser(
         "evaluate",
         help="write a model card (JSON, Markdown, figure) for a model with local weights",
@@ -77,33 +73,31 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--cue-conflict", help="folder <category>/<shape><i>-<texture><j>.png")
     data.add_argument("--shape-only", help="OOD condition for the null, e.g. silhouette")
     data.add_argument("--size", type=int, default=224, help="image side (default 224)")
-    run = evaluate.add_argument_group("evaluation")
-    run.add_argument("--eps", type=_fraction, help="L-inf budget for robust accuracy, e.g. 4/255")
-    run.add_argument(
+    evaluation = evaluate.add_argument_group("evaluation")
+    evaluation.add_argument("--eps", type=_fraction, help="L-inf budget for robust accuracy, e.g. 4/255")
+    evaluation.add_argument(
         "--attack", choices=("autoattack", "pgd"), default="autoattack",
         help="robust-accuracy attack: the AutoAttack ensemble (APGD-CE, APGD-T, FAB-T, Square) "
         "or PGD",
     )  # fmt: skip
-    run.add_argument("--attack-steps", type=int, default=100, help="iterations per attack run")
-    run.add_argument("--attack-queries", type=int, default=5000, help="Square's queries")
-    run.add_argument("--attack-restarts", type=int, default=1, help="PGD restarts")
-    run.add_argument("--attack-images", type=int, help="attack only the first N clean images")
-    run.add_argument("--batch-size", type=int, default=64)
-    run.add_argument("--workers", type=int, default=4, help="DataLoader worker processes")
-    run.add_argument("--device", help="default: cuda:LOCAL_RANK when available, else cpu")
-    run.add_argument("--autocast", choices=sorted(_AUTOCAST), default="none")
-    run.add_argument("--channels-last", action="store_true", help="channels_last model weights")
-    run.add_argument("--seed", type=int, default=0, help="seeds the attack and the bootstrap")
-    run.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
-    run.add_argument("--progress", action="store_true", help="show progress bars")
+    evaluation.add_argument("--attack-steps", type=int, default=100, help="iterations per attack run")
+    evaluation.add_argument("--attack-queries", type=int, default=5000, help="Square's queries")
+    evaluation.add_argument("--attack-restarts", type=int, default=1, help="PGD restarts")
+    evaluation.add_argument("--attack-images", type=int, help="attack only the first N clean images")
+    evaluation.add_argument("--batch-size", type=int, default=64)
+    evaluation.add_argument("--workers", type=int, default=4, help="DataLoader worker processes")
+    evaluation.add_argument("--device", help="default: cuda:LOCAL_RANK when available, else cpu")
+    evaluation.add_argument("--autocast", choices=sorted(_AUTOCAST), default="none")
+    evaluation.add_argument("--channels-last", action="store_true", help="channels_last model weights")
+    evaluation.add_argument("--seed", type=int, default=0, help="seeds the attack and the bootstrap")
+    evaluation.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
+    evaluation.add_argument("--progress", action="store_true", help="show progress bars")
     evaluate.add_argument("--out", required=True, help="folder for card.json, card.md, card.png")
-    return parser
+    evaluate.set_defaults(run=run)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``shapebias`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def run(args: argparse.Namespace) -> int:
+    """Run ``shapebias evaluate`` with parsed arguments; returns the exit status."""
     if not (args.clean or args.ood or args.cue_conflict):
         raise SystemExit("shapebias evaluate: give at least one of --clean, --ood, --cue-conflict")
     joined = not dist.is_initialized()
@@ -145,7 +139,3 @@ def _evaluate(args: argparse.Namespace, device: torch.device) -> int:
     for path in _card.write_card(card, args.out, f"{args.arch} ({args.weights})"):
         logger.info("wrote %s", path)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
