@@ -74,22 +74,32 @@ def add_parser(commands: Any) -> None:
     data.add_argument("--shape-only", help="OOD condition for the null, e.g. silhouette")
     data.add_argument("--size", type=int, default=224, help="image side (default 224)")
     evaluation = evaluate.add_argument_group("evaluation")
-    evaluation.add_argument("--eps", type=_fraction, help="L-inf budget for robust accuracy, e.g. 4/255")
+    evaluation.add_argument(
+        "--eps", type=_fraction, help="L-inf budget for robust accuracy, e.g. 4/255"
+    )
     evaluation.add_argument(
         "--attack", choices=("autoattack", "pgd"), default="autoattack",
         help="robust-accuracy attack: the AutoAttack ensemble (APGD-CE, APGD-T, FAB-T, Square) "
         "or PGD",
     )  # fmt: skip
-    evaluation.add_argument("--attack-steps", type=int, default=100, help="iterations per attack run")
+    evaluation.add_argument(
+        "--attack-steps", type=int, default=100, help="iterations per attack run"
+    )
     evaluation.add_argument("--attack-queries", type=int, default=5000, help="Square's queries")
     evaluation.add_argument("--attack-restarts", type=int, default=1, help="PGD restarts")
-    evaluation.add_argument("--attack-images", type=int, help="attack only the first N clean images")
+    evaluation.add_argument(
+        "--attack-images", type=int, help="attack only the first N clean images"
+    )
     evaluation.add_argument("--batch-size", type=int, default=64)
     evaluation.add_argument("--workers", type=int, default=4, help="DataLoader worker processes")
     evaluation.add_argument("--device", help="default: cuda:LOCAL_RANK when available, else cpu")
     evaluation.add_argument("--autocast", choices=sorted(_AUTOCAST), default="none")
-    evaluation.add_argument("--channels-last", action="store_true", help="channels_last model weights")
-    evaluation.add_argument("--seed", type=int, default=0, help="seeds the attack and the bootstrap")
+    evaluation.add_argument(
+        "--channels-last", action="store_true", help="channels_last model weights"
+    )
+    evaluation.add_argument(
+        "--seed", type=int, default=0, help="seeds the attack and the bootstrap"
+    )
     evaluation.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
     evaluation.add_argument("--progress", action="store_true", help="show progress bars")
     evaluate.add_argument("--out", required=True, help="folder for card.json, card.md, card.png")
