@@ -35,6 +35,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _cue_experiment as ce
 
+import shapebias
+
 log = logging.getLogger("calibrate_dataset")
 
 HARD_SHAPE = {
@@ -116,7 +118,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     print("\n".join(_summary_row(name, cell) for name, cell in summary.items()))
     (args.out / "calibration.json").write_text(
         json.dumps(
-            {"budget": dataclasses.asdict(budget), "summary": summary, "runs": records}, indent=1
+            {
+                "budget": dataclasses.asdict(budget),
+                "environment": shapebias.environment_record(),
+                "summary": summary,
+                "runs": records,
+            }, indent=1
         )
     )
     return records

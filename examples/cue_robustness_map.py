@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _cue_experiment as ce
 
+import shapebias
 from shapebias.data import CALIBRATED_AXES, SHAPE_TEXTURE_AXES
 
 log = logging.getLogger("cue_robustness_map")
@@ -355,6 +356,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "settings": {k: v for k, v in vars(args).items() if k not in ("out", "earlier")},
         "base_axes": args.base,
         "seconds": round(timer.seconds, 1),
+        "environment": shapebias.environment_record(),
         "cells": summary,
         "runs": records,
     }

@@ -1567,6 +1567,7 @@ def write_results(
         "dataset_axes": context["axes"],
         "calibrated_axes": context["calibrated"],
         "shapebias_version": shapebias.__version__,
+        "environment": shapebias.environment_record(),
         "wall_seconds": context["seconds"],
         "cpu_seconds": context["cpu_seconds"],
         "time_breakdown": context["timing"],

@@ -1,6 +1,7 @@
 """shapebias: why adversarially trained CNNs are robust, as small composable PyTorch modules."""
 
 from shapebias import attacks, data, distortions, frequency, metrics, models, saliency, training
+from shapebias._environment import environment_record
 from shapebias._version import __version__
 
 __all__ = [
@@ -8,6 +9,7 @@ __all__ = [
     "attacks",
     "data",
     "distortions",
+    "environment_record",
     "frequency",
     "metrics",
     "models",

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from shapebias import attacks, metrics
 from shapebias._distributed import is_main_process, rank_and_world
+from shapebias._environment import environment_record
 from shapebias.data import CATEGORIES_16, DeviceLoader
 from shapebias.metrics import IMAGENET_16_CLASS_MAP, CategoryModel, format_estimate
 
@@ -203,13 +204,14 @@ def _robust(
 def provenance(
     arguments: Mapping[str, Any], weights: str | os.PathLike | None, settings: CardSettings
 ) -> dict[str, Any]:
-    """Library version, arguments, weight-file hash, seed, software and date."""
+    """Library version, arguments, weight-file hash, seed, software, kernels and date."""
     import shapebias
 
     return {
         "shapebias": shapebias.__version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
+        "environment": environment_record(),
         "arguments": {k: v if _plain(v) else str(v) for k, v in arguments.items()},
         "weights_sha256": None if weights is None else file_sha256(weights),
         "seed": settings.seed,
