@@ -13,12 +13,12 @@ def occluder_coverage(x: np.ndarray, y: np.ndarray, angle: float, offset: float)
     """Antialiased coverage in [0, 1] of the half-plane ``x cos(angle) + y sin(angle) > offset``.
 
     Args:
-        x, y: pixel-centre coordinates (float32, matching shapes).
+        x, y: pixel-centre coordinates (float64, matching shapes).
         angle: direction of the occluder's inward normal in radians.
         offset: position of its edge along that normal, in pixels.
     """
-    projection = x * np.float32(np.cos(angle)) + y * np.float32(np.sin(angle))
-    projection += np.float32(0.5 - offset)
+    projection = x * np.cos(angle) + y * np.sin(angle)
+    projection += 0.5 - offset
     return np.clip(projection, 0.0, 1.0, out=projection)
 
 

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from shapebias._validation import check_choice, check_int
+from shapebias.data._levels import to_8bit_levels
 
 __all__ = ["SAMPLE_NAMES", "sample_images"]
 
@@ -28,15 +29,17 @@ def _load(name: str) -> torch.Tensor:
 
 
 def _square(image: torch.Tensor, size: int) -> torch.Tensor:
-    """Centre-crop to a square, then resize (bilinear, antialiased) to ``size x size``."""
+    """Centre-crop to a square, resize (bilinear, antialiased) to ``size x size`` in float64,
+    and round to 8-bit levels, so the result is the same on every CPU."""
     height, width = image.shape[-2:]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
     square = image[:, top : top + side, left : left + side]
     resized = F.interpolate(
-        square[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False
-    )
-    return resized[0].clamp_(0.0, 1.0)
+        square[None].double(), size=(size, size), mode="bilinear", antialias=True,
+        align_corners=False,
+    )  # fmt: skip
+    return to_8bit_levels(resized[0])
 
 
 def sample_images(
@@ -52,7 +55,9 @@ def sample_images(
 
     Args:
         size: if given, each image is centre-cropped to a square and resized
-            (bilinear, antialiased) to ``size x size``, so the values stack into a batch.
+            (bilinear, antialiased, in float64, rounded to 8-bit levels ``k / 255`` so that
+            every CPU gives the same values) to ``size x size``, so the values stack into
+            a batch.
         names: which images, in that order (default: all of ``SAMPLE_NAMES``).
 
     Returns:

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from shapebias._seeds import item_stream
 from shapebias._validation import check_callable, check_choice, check_int, check_real
+from shapebias.data._levels import to_8bit_levels
 from shapebias.data._occlusion import occluder_coverage, occluder_offset
 from shapebias.data._preview import image_grid
 from shapebias.data._shapes import SHAPES, deformation_harmonics, shape_mask
@@ -230,7 +231,10 @@ class ShapeTextureDataset(Dataset):
     Item ``i`` depends only on ``(seed, split, i)`` through its own
     :class:`numpy.random.Generator` (``shapebias._seeds.item_stream(seed,
     SPLITS.index(split), i)``), never on global random state, so it is the same
-    whatever the DataLoader order, batch size or number of workers.
+    whatever the DataLoader order, batch size or number of workers. Images are rendered
+    in float64 and rounded to the 8-bit levels ``k / 255`` of a real image, so they are
+    the same on every CPU, SIMD level and thread count (see "Same seed, same data on any
+    machine" in the conventions).
 
     ``texture_contrast`` is the high-pass standard deviation of the texture (the
     standard deviation of ``t - gaussian_filter(t, image_size / 16)``): every family is
@@ -263,7 +267,8 @@ class ShapeTextureDataset(Dataset):
         transform: optional callable applied to the image tensor.
 
     Shape:
-        images: ``(3, image_size, image_size)`` float32 in ``[0, 1]``.
+        images: ``(3, image_size, image_size)`` float32 in ``[0, 1]``, multiples of
+        ``1 / 255``.
 
     Raises:
         ValueError: an unknown split or an argument out of range.
@@ -439,7 +444,7 @@ class ShapeTextureDataset(Dataset):
         return label, (texture_class if texture_class < k else None), fill
 
     def _render(self, spec: ItemSpec, rng: np.random.Generator) -> torch.Tensor:
-        size, contrast = self.image_size, np.float32(self.texture_contrast)
+        size, contrast = self.image_size, self.texture_contrast
         cycles = self.texture_cycles
         fill_texture = render_texture(spec.fill_texture, size, rng, cycles=cycles)
         fill = _layer(spec.fill_colour, fill_texture, contrast)
@@ -464,14 +469,13 @@ class ShapeTextureDataset(Dataset):
             image += mask * (fill - image)
             if spec.occluder is not None and spec.occluder_colour is not None:
                 cover = occluder_coverage(x, y, *spec.occluder)
-                image += cover * (np.asarray(spec.occluder_colour, np.float32)[:, None] - image)
-        np.clip(image, 0.0, 1.0, out=image)
-        return torch.from_numpy(image.reshape(3, size, size))
+                image += cover * (np.asarray(spec.occluder_colour)[:, None] - image)
+        return to_8bit_levels(image.reshape(3, size, size))
 
 
-def _layer(colour: tuple[float, float, float], texture: np.ndarray, contrast: np.float32):
-    """``colour + contrast * texture`` as a ``(3, P)`` float32 array."""
-    return np.asarray(colour, dtype=np.float32)[:, None] + contrast * texture
+def _layer(colour: tuple[float, float, float], texture: np.ndarray, contrast: float) -> np.ndarray:
+    """``colour + contrast * texture`` as a ``(3, P)`` float64 array."""
+    return np.asarray(colour, dtype=np.float64)[:, None] + contrast * texture
 
 
 def _colour(rng: np.random.Generator) -> tuple[float, float, float]:

@@ -41,8 +41,8 @@ def _convex(*vertices: tuple[float, float]) -> Sdf:
     offsets = np.einsum("ij,ij->i", normals, corners)
     if np.any(normals @ corners.mean(0) - offsets >= 0):
         raise ValueError("polygon vertices must be convex and counter-clockwise")
-    nx, ny = (normals[:, i, None].astype(np.float32) for i in (0, 1))
-    shift = offsets[:, None].astype(np.float32)
+    nx, ny = (normals[:, i, None] for i in (0, 1))
+    shift = offsets[:, None]
     return lambda x, y: (nx * x + ny * y - shift).max(axis=0)
 
 
@@ -93,7 +93,7 @@ def _star(points: int, outer: float, inner: float) -> Sdf:
         along = np.clip((qx * edge[0] + qy * edge[1]) / edge_sq, 0.0, 1.0)
         distance = np.sqrt((qx - along * edge[0]) ** 2 + (qy - along * edge[1]) ** 2)
         outside = edge[0] * qy - edge[1] * qx < 0
-        return np.where(outside, distance, -distance).astype(np.float32)
+        return np.where(outside, distance, -distance)
 
     return sdf
 
@@ -148,7 +148,7 @@ def _warp(u: np.ndarray, v: np.ndarray, harmonics: tuple[float, ...]) -> np.ndar
     for order, (weight, phase) in zip(
         DEFORMATION_ORDERS, zip(harmonics[::2], harmonics[1::2], strict=True), strict=True
     ):
-        factor += np.float32(weight) * np.cos(order * theta + np.float32(phase))
+        factor += weight * np.cos(order * theta + phase)
     return factor
 
 
@@ -165,7 +165,7 @@ def shape_mask(
 
     Args:
         name: one of :data:`SHAPES`.
-        x, y: pixel-centre coordinates (any matching shapes, float32).
+        x, y: pixel-centre coordinates (any matching shapes, float64).
         centre: shape centre in pixels ``(x, y)``.
         radius: radius of the shape's unit disk in pixels.
         rotation: rotation angle in radians (a vertex ``v`` of the shape lands at
@@ -173,14 +173,14 @@ def shape_mask(
         deformation: warp coefficients from :func:`deformation_harmonics`, or ``None``
             for the undeformed shape.
     """
-    cos, sin = np.float32(np.cos(rotation) / radius), np.float32(np.sin(rotation) / radius)
-    dx, dy = x - np.float32(centre[0]), y - np.float32(centre[1])
+    cos, sin = np.cos(rotation) / radius, np.sin(rotation) / radius
+    dx, dy = x - centre[0], y - centre[1]
     u, v = dx * cos + dy * sin, dy * cos - dx * sin
     if deformation is None:
         distance = _SDFS[name](u, v)
     else:
         factor = _warp(u, v, deformation)
         distance = _SDFS[name](u / factor, v / factor) * factor
-    distance *= np.float32(-radius)
-    distance += np.float32(0.5)
+    distance *= -radius
+    distance += 0.5
     return np.clip(distance, 0.0, 1.0, out=distance)

@@ -71,7 +71,7 @@ def highpass_std(image: np.ndarray, sigma: float) -> float:
 
 def _square_wave(t: np.ndarray, period: float) -> np.ndarray:
     """A +-1 square wave of period 1 in ``t``, antialiased over about one pixel."""
-    return np.clip(np.sin(2 * np.pi * t) * np.float32(period / np.pi), -1.0, 1.0)
+    return np.clip(np.sin(2 * np.pi * t) * (period / np.pi), -1.0, 1.0)
 
 
 def _nearest_offset(t: np.ndarray) -> np.ndarray:
@@ -90,32 +90,32 @@ def _checks(u: np.ndarray, v: np.ndarray, period: float, rng: np.random.Generato
 
 
 def _dots(u: np.ndarray, v: np.ndarray, period: float, rng: np.random.Generator) -> np.ndarray:
-    distance_px = np.sqrt(_nearest_offset(u) ** 2 + _nearest_offset(v) ** 2) * np.float32(period)
-    return np.clip(np.float32(0.3 * period) - distance_px, -0.5, 0.5) * 2
+    distance_px = np.sqrt(_nearest_offset(u) ** 2 + _nearest_offset(v) ** 2) * period
+    return np.clip(0.3 * period - distance_px, -0.5, 0.5) * 2
 
 
 def _waves(u: np.ndarray, v: np.ndarray, period: float, rng: np.random.Generator) -> np.ndarray:
-    return np.sin(2 * np.pi * (u + np.float32(0.3) * np.sin(np.pi * v)))
+    return np.sin(2 * np.pi * (u + 0.3 * np.sin(np.pi * v)))
 
 
 def _zigzag(u: np.ndarray, v: np.ndarray, period: float, rng: np.random.Generator) -> np.ndarray:
     triangle = np.abs(2 * (v - np.floor(v)) - 1)
-    return _square_wave(u + np.float32(0.6) * triangle, period)
+    return _square_wave(u + 0.6 * triangle, period)
 
 
 def _grid(u: np.ndarray, v: np.ndarray, period: float, rng: np.random.Generator) -> np.ndarray:
-    distance_px = np.minimum(_nearest_offset(u), _nearest_offset(v)) * np.float32(period)
+    distance_px = np.minimum(_nearest_offset(u), _nearest_offset(v)) * period
     return np.clip(1.25 - distance_px, 0.0, 1.0) * 2 - 1
 
 
 def _rings(u: np.ndarray, v: np.ndarray, period: float, rng: np.random.Generator) -> np.ndarray:
-    centre = rng.uniform(-1.0, 1.0, size=2).astype(np.float32) * np.float32(2.5)
+    centre = rng.uniform(-1.0, 1.0, size=2) * 2.5
     radius = np.sqrt((u - centre[0]) ** 2 + (v - centre[1]) ** 2)
     return _square_wave(radius, period)
 
 
 def _speckle(u: np.ndarray, v: np.ndarray, period: float, rng: np.random.Generator) -> np.ndarray:
-    return rng.random(u.shape, dtype=np.float32) * 2 - 1
+    return rng.random(u.shape) * 2 - 1
 
 
 _PATTERNS: dict[str, Pattern] = {
@@ -132,35 +132,33 @@ _PATTERNS: dict[str, Pattern] = {
 
 @lru_cache(maxsize=8)
 def pixel_grid(image_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat float32 ``x`` and ``y`` coordinates of the pixel centres (row-major), cached."""
-    ys, xs = np.mgrid[0:image_size, 0:image_size].astype(np.float32) + np.float32(0.5)
+    """Flat float64 ``x`` and ``y`` coordinates of the pixel centres (row-major), cached."""
+    ys, xs = np.mgrid[0:image_size, 0:image_size].astype(np.float64) + 0.5
     xs.setflags(write=False)
     ys.setflags(write=False)
     return xs.ravel(), ys.ravel()
 
 
 def _procedural(name: str, image_size: int, cycles: float, rng: np.random.Generator) -> np.ndarray:
-    """One unnormalised pattern as a flat ``(image_size**2,)`` float32 array."""
+    """One unnormalised pattern as a flat ``(image_size**2,)`` float64 array."""
     x, y = pixel_grid(image_size)
     period = image_size / cycles * 2 ** rng.uniform(-0.25, 0.25)
     angle = rng.uniform(0.0, np.pi)
     phase_u, phase_v = rng.random(2)
-    cos, sin = np.float32(np.cos(angle) / period), np.float32(np.sin(angle) / period)
-    u = x * cos + y * sin + np.float32(phase_u)
-    v = y * cos - x * sin + np.float32(phase_v)
-    return _PATTERNS[name](u, v, period, rng).astype(np.float32, copy=False)
+    cos, sin = np.cos(angle) / period, np.sin(angle) / period
+    u = x * cos + y * sin + phase_u
+    v = y * cos - x * sin + phase_v
+    return _PATTERNS[name](u, v, period, rng)
 
 
 @lru_cache(maxsize=64)
-def _procedural_calibration(
-    name: str, image_size: int, cycles: float
-) -> tuple[np.float32, np.float32]:
+def _procedural_calibration(name: str, image_size: int, cycles: float) -> tuple[float, float]:
     """Mean and mean high-pass std of the raw pattern over fixed-seed samples (computed once)."""
     rng = np.random.default_rng(0)
     samples = [_procedural(name, image_size, cycles, rng) for _ in range(_CALIBRATION_SAMPLES)]
     sigma = highpass_sigma(image_size)
     stds = [highpass_std(sample.reshape(image_size, -1), sigma) for sample in samples]
-    return np.float32(np.mean(samples)), np.float32(1.0 / np.mean(stds))
+    return float(np.mean(samples)), float(1.0 / np.mean(stds))
 
 
 def _load_real(name: str, cycles: float) -> np.ndarray:
@@ -198,7 +196,7 @@ def _tile(name: str, image_size: int, cycles: float) -> np.ndarray:
     else:
         tile = resize(_load_real(name, cycles), (tile_size, tile_size), anti_aliasing=True)
     tile = tile - tile.mean()
-    tile = (tile / highpass_std(tile, highpass_sigma(image_size))).astype(np.float32)
+    tile = tile / highpass_std(tile, highpass_sigma(image_size))
     tile.setflags(write=False)
     return tile
 
@@ -225,7 +223,7 @@ def render_texture(
     the tile, and ``mottle``'s blob width scales as ``5 / cycles``, so every family's
     features scale by the same factor. ``speckle`` is pixel noise and has no scale.
 
-    Returns a flat ``(image_size**2,)`` float32 array (row-major). Everything random
+    Returns a flat ``(image_size**2,)`` float64 array (row-major). Everything random
     comes from ``rng``.
     """
     if name in _PATTERNS:

@@ -140,14 +140,18 @@ def test_zero_contrast_image_is_exactly_the_two_colours_blended_by_the_shape_mas
     data = _dataset("shape_only", texture_contrast=0.0, image_size=24)
     for index in range(6):
         spec, image = data.spec(index), data[index][0]
-        ys, xs = np.mgrid[0:24, 0:24].astype(np.float32) + 0.5
+        ys, xs = np.mgrid[0:24, 0:24].astype(np.float64) + 0.5
         mask = shape_mask(
             spec.shape, xs.ravel(), ys.ravel(), spec.centre, spec.radius, spec.rotation
         )
         mask = torch.from_numpy(mask.reshape(24, 24))
-        fill = torch.tensor(spec.fill_colour).view(3, 1, 1)
-        background = torch.tensor(spec.background_colour).view(3, 1, 1)
-        torch.testing.assert_close(image, background + mask * (fill - background))
+        fill = torch.tensor(spec.fill_colour, dtype=torch.float64).view(3, 1, 1)
+        background = torch.tensor(spec.background_colour, dtype=torch.float64).view(3, 1, 1)
+        blend = background + mask * (fill - background)  # float64, as the dataset renders
+        levels = (blend * 255).round()  # then rounded to 8-bit levels, as real images are
+        assert image.dtype == torch.float32
+        assert torch.equal(image, (levels.float() / 255))
+        assert torch.equal(image * 255, (image * 255).round())
 
 
 def _polygon_coverage(vertices, centre, radius, rotation, size, supersample=8):

@@ -181,7 +181,8 @@ def test_fgsm_rs_matches_wong_reference(batch):
 def _reference_trades_adversary(model, x_natural, eps, steps, step_size, generator):
     """The inner loop of trades.py (Zhang et al.), literally (the caller sets the mode)."""
     criterion_kl = torch.nn.KLDivLoss(reduction="sum")
-    x_adv = x_natural.detach() + 0.001 * torch.randn(x_natural.shape, generator=generator)
+    noise = torch.randn(x_natural.shape, generator=generator, dtype=x_natural.dtype)
+    x_adv = x_natural.detach() + 0.001 * noise
     for _ in range(steps):
         x_adv.requires_grad_()
         with torch.enable_grad():
@@ -310,10 +311,21 @@ def test_trades_adversary_is_the_reference_and_maximises_the_kl(batch):
 
 @pytest.mark.parametrize("attack_mode", ["eval", "train"])
 def test_trades_parameter_gradients_match_the_reference(batch, attack_mode):
-    """Gradients of every parameter, BatchNorm model, against trades.py's loss (eval crafting)."""
+    """Gradients of every parameter, BatchNorm model, against trades.py's loss (eval crafting).
+
+    In float64. A convolution bias in front of BatchNorm (train mode) has a zero gradient in
+    exact arithmetic: what either side computes is the rounding noise of a sum of ~10^3
+    cancelling terms of size ~1, about 1e-7 in float32, and it differs with the kernels'
+    summation order (AVX2 against the default kernels). In float64 the same noise is
+    ~1e-16 (measured: at most 4e-16 under either kernel set), so ``atol=1e-10`` holds with a
+    margin of 10^5, while a wrong loss (other BatchNorm mode, other adversary, other
+    weighting) moves the gradients by more than 1e-4. ``test_kernels.py`` runs this test
+    under the default kernels as well as the machine's own.
+    """
     images, labels = batch
+    images = images.double()
     eps, steps, step_size, beta = 0.3, 4, 0.1, 6.0
-    model, reference = conv_net(seed=4).train(), conv_net(seed=4).train()
+    model, reference = conv_net(seed=4).double().train(), conv_net(seed=4).double().train()
     loss = trades_loss(
         model,
         images,
