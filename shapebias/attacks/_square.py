@@ -20,6 +20,7 @@ from shapebias._validation import (
     check_model,
     check_real,
 )
+from shapebias.attacks._model_checks import refuse_stack
 from shapebias.attacks._objectives import attack_objective
 from shapebias.attacks._threat import NORMS
 from shapebias.models import warn_if_train_mode
@@ -71,6 +72,7 @@ def _settings(
     generator: Any,
 ) -> _Settings:
     check_model(model)
+    refuse_stack(model, "square", "a sample leaves at its first misclassifying query")
     check_images(images)
     check_labels(labels, images)
     check_choice(norm, "norm", NORMS)

@@ -17,7 +17,13 @@ import torch
 
 from shapebias._images import IMAGE_EXTENSIONS, image_files
 from shapebias._seeds import derive_seed
-from shapebias._validation import check_callable, check_choice, check_int, check_real
+from shapebias._validation import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_int,
+    check_open_unit,
+)
 from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset, Transform
 
 __all__ = ["IMAGE_EXTENSIONS", "caltech256", "cifar10", "image_folder", "tiny_imagenet"]
@@ -96,6 +102,7 @@ def cifar10(
         >>> from shapebias.data import cifar10
         >>> test_set = cifar10("~/data", train=False)  # doctest: +SKIP
     """
+    check_bool(train, "train")
     folder = _dataset_dir(root, "cifar-10-batches-py", _CIFAR_LAYOUT)
     names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
     transform = _check_transform(transform)
@@ -226,9 +233,8 @@ def caltech256(
         >>> train = caltech256("~/data", split="train", seed=0)  # doctest: +SKIP
     """
     check_choice(split, "split", ("train", "test"))
-    check_real(test_fraction, "test_fraction", low=0.0, high=1.0, low_inclusive=False)
-    if test_fraction >= 1.0:
-        raise ValueError(f"test_fraction must be < 1, got {test_fraction:g}.")
+    check_open_unit(test_fraction, "test_fraction")
+    check_bool(include_clutter, "include_clutter")
     check_int(seed, "seed", low=0)
     transform = _check_transform(transform)
     folder = _dataset_dir(root, "256_ObjectCategories", _CALTECH_LAYOUT)
