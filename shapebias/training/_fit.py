@@ -567,6 +567,13 @@ def fit(
     check_optimizer_owns(check_optimizer(optimizer), model)
     if eval_attack is not None:
         check_callable(eval_attack, "eval_attack")
+        if holds_stack(model):
+            raise ValueError(
+                "eval_attack must be None for a StackedModels: the evaluation runs "
+                "robust_accuracy, which drops samples from the batch, and a stack routes "
+                "images to its members by position. Train with eval_attack=None and evaluate "
+                "each member of stack.unstack() with robust_accuracy afterwards."
+            )
     checkpoint_dir = _check_checkpoint_dir(checkpoint_dir)
     loader = shard_loader(_check_train_data(train_data))
     callbacks = _check_callbacks(callbacks)
