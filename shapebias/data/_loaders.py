@@ -273,7 +273,8 @@ def image_folder(
     """Any folder of class sub-folders, as :class:`torchvision.datasets.ImageFolder` reads it.
 
     Classes are the sorted sub-folder names; images are found recursively in each and
-    decoded by the package's one image reader (RGB, float32 ``v / 255``).
+    decoded by the package's one image reader (RGB float32 in ``[0, 1]``: ``v / 255``,
+    16-bit files ``v / 65535``; a file it cannot read is named in a ValueError).
 
     Args:
         root: the folder holding one sub-folder per class.
