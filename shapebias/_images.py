@@ -118,10 +118,10 @@ def to_unit_rgb(array: np.ndarray, source: str) -> torch.Tensor:
         values = torch.from_numpy(array.astype(np.float32)).div_(65535.0)
     elif array.dtype.kind == "f":
         values = torch.from_numpy(array.astype(np.float32))
-        low, high = float(values.min()), float(values.max())
-        if not (low >= 0.0 and high <= 1.0):  # NaN fails too
+        least, most = float(values.min()), float(values.max())
+        if not (least >= 0.0 and most <= 1.0):  # NaN fails too
             raise ValueError(
-                f"{source}: floating-point pixels in [{low:g}, {high:g}], not in [0, 1]; "
+                f"{source}: floating-point pixels in [{least:g}, {most:g}], not in [0, 1]; "
                 "rescale them to [0, 1] (or save the image with 8 or 16 bits per channel)."
             )
     else:
