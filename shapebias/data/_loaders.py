@@ -67,7 +67,13 @@ def _check_transform(transform: Any) -> Transform | None:
 
 def _read_pickle(path: Path) -> dict[Any, Any]:
     with open(_require(path, _CIFAR_LAYOUT), "rb") as file:
-        content = pickle.load(file, encoding="latin1")
+        try:
+            content = pickle.load(file, encoding="latin1")
+        except Exception as error:  # truncated or not a pickle: no common error type
+            raise ValueError(
+                f"{path} is not a readable CIFAR-10 batch ({type(error).__name__}: {error}); "
+                f"a truncated or damaged download? Expected {_CIFAR_LAYOUT}."
+            ) from error
     if not isinstance(content, dict):
         raise ValueError(f"{path} does not hold a CIFAR-10 batch dict; expected {_CIFAR_LAYOUT}.")
     return content

@@ -192,3 +192,22 @@ def test_sample_images_name_the_image_on_failure_and_scale_16_bits(monkeypatch):
         torch.testing.assert_close(grass, _expected_grey(_grey16(), 65535), rtol=0, atol=1e-7)
     finally:
         _samples._load.cache_clear()
+
+
+def test_a_damaged_cifar10_batch_is_named(tmp_path):
+    """CIFAR-10's images come in pickled batches: a truncated batch names its file too."""
+    import pickle
+
+    from shapebias.data import cifar10
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+        batch = {"data": np.zeros((1, 3072), dtype=np.uint8), "labels": [0]}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": ["a"] * 10}))
+    whole = (folder / "test_batch").read_bytes()
+    (folder / "test_batch").write_bytes(whole[: len(whole) // 2])
+    assert len(cifar10(tmp_path, train=True)) == 5
+    with pytest.raises(ValueError, match=r"test_batch is not a readable CIFAR-10 batch"):
+        cifar10(tmp_path, train=False)
