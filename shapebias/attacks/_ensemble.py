@@ -15,6 +15,7 @@ from shapebias.attacks._fab import FAB
 from shapebias.attacks._masking import warn_if_not_monotone
 from shapebias.attacks._robust_accuracy import RobustAccuracy, robust_accuracy
 from shapebias.attacks._square import Square
+from shapebias.attacks._threat import NORMS
 
 __all__ = ["VERSIONS", "auto_attack", "auto_attack_suite", "robustness_curve"]
 
@@ -54,7 +55,11 @@ def auto_attack_suite(
         A tuple of attacks for :func:`~shapebias.attacks.robust_accuracy`.
 
     Raises:
-        ValueError: unknown ``version``.
+        TypeError: ``num_targets``, ``steps`` or ``queries`` not an int, ``eps`` not a
+            number or tensor.
+        ValueError: unknown ``version`` or ``norm``, ``steps``, ``queries`` or
+            ``num_targets`` below 1, a negative, NaN or infinite ``eps`` or one above 1 in
+            L-inf (``8`` for ``8/255``). All are checked here, before any image is attacked.
 
     Example:
         >>> from shapebias.attacks import attack_name, auto_attack_suite
@@ -62,7 +67,12 @@ def auto_attack_suite(
         ['APGD-CE', 'APGD-T', 'FAB-T', 'Square']
     """
     check_choice(version, "version", VERSIONS)
+    check_choice(norm, "norm", NORMS)
     check_int(num_targets, "num_targets", low=1)
+    check_int(steps, "steps", low=1)  # FAB-T needs a step; APGD with 0 steps attacks nothing
+    check_int(queries, "queries", low=1)
+    if not isinstance(eps, torch.Tensor):  # a per-sample budget is checked against its batch
+        check_eps(eps, torch.zeros(1, 1, 1, 1), pixel_bound=norm == "linf")
     apgd_ce = APGD(eps=eps, norm=norm, steps=steps, loss="ce", generator=generator)
     targets = min(3, num_targets) if version == "fast" else num_targets
     apgd_t = dataclasses.replace(apgd_ce, loss="dlr", targeted=True, num_targets=targets)

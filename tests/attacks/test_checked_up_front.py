@@ -119,3 +119,19 @@ def test_auto_attack_on_three_classes_names_what_it_can_do():
         [APGD(eps=8 / 255, steps=1), APGD(eps=8 / 255, steps=1, targeted=True, num_targets=2)],
         progress=False,
     )
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"eps": 8}, r"eps is in \[0, 1\] pixel units, got 8\. Did you mean 8/255"),
+        ({"eps": 0.1, "norm": "l3"}, r"norm must be one of 'linf', 'l2', got 'l3'"),
+        ({"eps": 0.1, "queries": 0}, r"queries must be >= 1, got 0"),
+        ({"eps": 0.1, "steps": 0}, r"steps must be >= 1, got 0"),
+    ],
+)
+def test_auto_attack_checks_its_settings_before_the_first_image(kwargs, match):
+    model, calls = _counted()
+    with pytest.raises(ValueError, match=match):
+        auto_attack(model, _data(4), progress=False, **kwargs)
+    assert calls == []  # not even the clean forward of the first batch ran
