@@ -387,7 +387,12 @@ def apgd(
         TypeError: wrong kinds of arguments (as for :func:`~shapebias.attacks.pgd`).
         ValueError: bad shapes or ranges, unknown ``norm``/``loss``, ``rho`` outside
             ``(0, 1)``, ``num_targets`` not below the number of classes, a DLR loss on
-            too few classes.
+            too few classes, a model that is or holds a
+            :class:`~shapebias.models.StackedModels` (it drops samples: attack each member
+            of ``stack.unstack()``), a model whose output does not depend on the images
+            through autograd (a ``.detach()``, rounding or ``torch.no_grad()`` in its
+            ``forward``), an input gradient that is NaN or inf behind finite logits
+            (checked on the first gradient of each run and on the objectives after it).
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.

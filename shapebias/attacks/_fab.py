@@ -339,7 +339,12 @@ def fab(
         TypeError: wrong kinds of arguments (as for :func:`~shapebias.attacks.pgd`).
         ValueError: bad shapes or ranges, unknown ``norm``, ``steps < 1``, ``alpha_max``
             or ``beta`` outside ``(0, 1)``, ``eta < 1``, ``num_targets`` not below the
-            number of classes.
+            number of classes, a model that is or holds a
+            :class:`~shapebias.models.StackedModels` (it drops samples: attack each member
+            of ``stack.unstack()``), a model whose output does not depend on the images
+            through autograd (a ``.detach()``, rounding or ``torch.no_grad()`` in its
+            ``forward``), an input gradient that is NaN or inf behind finite logits
+            (checked on the first gradient of each run and on the logits after it).
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.

@@ -413,7 +413,11 @@ def pgd(
         ValueError: bad shapes or ranges, negative, NaN or infinite ``eps``/``step_size``
             (above 1 in L-inf: ``8`` for ``8/255``), negative ``steps``, unknown ``norm``
             or ``loss``, labels outside the model's classes, a model returning NaN/inf
-            logits or input gradients (checked on the first step, and the result once);
+            logits or input gradients (checked on the first step, and the result once),
+            a model whose output does not depend on the images through autograd (a
+            ``.detach()``, rounding or ``torch.no_grad()`` in its ``forward``), a
+            :class:`~shapebias.models.StackedModels` with ``early_stop`` or
+            ``restarts > 1``;
             with ``band``: non-square images, a band outside ``[0, Nyquist]`` or
             ``low >= high`` or one holding no frequency.
 

@@ -309,7 +309,9 @@ def square(
     Raises:
         TypeError: wrong kinds of arguments (as for :func:`~shapebias.attacks.pgd`).
         ValueError: bad shapes or ranges, unknown ``norm``, ``queries < 1``, ``p_init``
-            outside ``(0, 1]``.
+            outside ``(0, 1]``, a model that is or holds a
+            :class:`~shapebias.models.StackedModels` (samples leave at their first
+            misclassifying query: attack each member of ``stack.unstack()``).
 
     Example:
         >>> import torch
