@@ -530,7 +530,8 @@ def fit(
             non-finite loss, an empty ``train_data``, a model that does not return
             finite ``(N, K)`` logits, an optimizer without the model's parameters, the
             ``meta`` device, a checkpoint of another architecture, a ``checkpoint_dir``
-            whose checkpoints are all unreadable.
+            whose checkpoints are all unreadable, an ``eval_attack`` for a
+            :class:`~shapebias.models.StackedModels` (refused before the first step).
         OSError: a checkpoint could not be written (full disk, read-only folder); the
             previous checkpoint is intact.
 

@@ -128,3 +128,19 @@ def test_the_named_fix_runs_on_each_member(name):
     members = StackedModels(_members()).eval().unstack()
     for member, x, y in zip(members, images.chunk(S), labels.chunk(S), strict=True):
         call(member, x, y)  # no error: the refusal is about stacks only
+
+
+def test_fit_refuses_an_eval_attack_for_a_stack_before_training():
+    """fit's evaluation runs robust_accuracy: refused up front, not after an epoch."""
+    from shapebias.models import StackedLoader
+    from shapebias.training import StandardLoss, fit
+
+    stack = StackedModels(_members())
+    weights = {k: v.clone() for k, v in stack.state_dict().items()}
+    images, labels = _batch()
+    loader = StackedLoader([[(images[:N], labels[:N])]] * S)
+    optimizer = torch.optim.SGD(stack.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"eval_attack must be None for a StackedModels"):
+        fit(stack, loader, loss=StandardLoss(), optimizer=optimizer, epochs=1,
+            eval_data=loader, eval_attack=PGD(eps=EPS, steps=1), progress=False)  # fmt: skip
+    assert all(torch.equal(v, stack.state_dict()[k]) for k, v in weights.items())
