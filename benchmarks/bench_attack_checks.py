@@ -35,6 +35,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import machine
+from bench_checks import best_time as _best
 
 
 def _setup(batch: int):
@@ -44,17 +45,6 @@ def _setup(batch: int):
     model = small_cnn(10).eval()
     images, labels = torch.rand(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
     return model, images, labels
-
-
-def _best(fn: Callable[[], object], inner: int = 20, outer: int = 5) -> float:
-    """Seconds per call of a fast function: the best of ``outer`` means over ``inner`` calls."""
-    best = math.inf
-    for _ in range(outer):
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        best = min(best, (time.perf_counter() - start) / inner)
-    return best
 
 
 def _unit_costs(model, images, labels) -> dict[str, float]:

@@ -339,12 +339,10 @@ def fab(
         TypeError: wrong kinds of arguments (as for :func:`~shapebias.attacks.pgd`).
         ValueError: bad shapes or ranges, unknown ``norm``, ``steps < 1``, ``alpha_max``
             or ``beta`` outside ``(0, 1)``, ``eta < 1``, ``num_targets`` not below the
-            number of classes, a model that is or holds a
-            :class:`~shapebias.models.StackedModels` (it drops samples: attack each member
-            of ``stack.unstack()``), a model whose output does not depend on the images
-            through autograd (a ``.detach()``, rounding or ``torch.no_grad()`` in its
-            ``forward``), an input gradient that is NaN or inf behind finite logits
-            (checked on the first gradient of each run and on the logits after it).
+            number of classes; as for :func:`~shapebias.attacks.apgd`, a
+            :class:`~shapebias.models.StackedModels`, a model whose output does not
+            depend on the images through autograd, or a NaN or inf input gradient
+            behind finite logits.
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.
