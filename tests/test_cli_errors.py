@@ -96,6 +96,8 @@ USAGE_ERRORS = {
                    r"give at least one of --clean, --ood, --cue-conflict"),
     "unknown option": ({"--epsilon": "1"}, r"unrecognized arguments: --epsilon 1"),
     "missing arch": ({"--arch": None}, r"the following arguments are required: --arch"),
+    "unknown arch": ({"--arch": "resnet5"}, r"--arch: architecture 'resnet5' is neither a "
+                     r"torchvision model name.*Close torchvision names: resnet50"),
     "size not an int": ({"--size": "big"}, r"argument --size: invalid int value: 'big'"),
 }  # fmt: skip
 

@@ -30,7 +30,7 @@ from shapebias.cli._errors import (
     check_output_folder,
 )
 from shapebias.data import CueConflictDataset, ood_datasets, stimulus_folder
-from shapebias.models import load_pretrained
+from shapebias.models import check_architecture_name, load_pretrained
 from shapebias.training import init_distributed
 
 __all__ = ["add_parser"]
@@ -141,6 +141,10 @@ def check_arguments(args: argparse.Namespace) -> None:
     """
     if not (args.clean or args.ood or args.cue_conflict):
         raise UsageError("give at least one of --clean, --ood, --cue-conflict.")
+    try:
+        check_architecture_name(args.arch)
+    except ValueError as error:
+        raise UsageError(f"--arch: {error}") from error
     check_existing(
         args.weights, "--weights", "file", " shapebias never downloads weights: pass a local file."
     )

@@ -16,7 +16,7 @@ from torch import nn
 from shapebias._validation import check_bool
 from shapebias.models._normalized import IMAGENET_MEAN, IMAGENET_STD, NormalizedModel
 
-__all__ = ["build_architecture", "load_pretrained", "read_state_dict"]
+__all__ = ["build_architecture", "check_architecture_name", "load_pretrained", "read_state_dict"]
 
 logger = logging.getLogger("shapebias.models")
 
@@ -246,19 +246,44 @@ def build_architecture(
     )
 
 
-def _from_name(name: str, extra: dict[str, int]) -> nn.Module:
+def check_architecture_name(name: str) -> None:
+    """Check that ``name`` is a torchvision (or, with timm installed, timm) model name.
+
+    What :func:`build_architecture` and :func:`load_pretrained` would refuse, found without
+    building the network or reading a weight file (the command line checks ``--arch``
+    with it before any work).
+
+    Raises:
+        TypeError: ``name`` is not a string.
+        ValueError: neither library knows the name; close torchvision names are listed.
+
+    Example:
+        >>> from shapebias.models import check_architecture_name
+        >>> check_architecture_name("resnet50")  # no error
+        >>> check_architecture_name("resnet5")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: architecture 'resnet5' is neither a torchvision model name...
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"architecture must be a model name (str), got {type(name).__name__}.")
+    _builder(name)
+
+
+def _builder(name: str) -> Callable[[dict[str, int]], nn.Module]:
+    """How to build the network ``name`` names (torchvision first, then timm), or the error."""
     import torchvision
 
     known = torchvision.models.list_models()
     timm_name = name.removeprefix("timm/")
     if name in known and not name.startswith("timm/"):
-        return torchvision.models.get_model(name, weights=None, **extra)
+        return lambda extra: torchvision.models.get_model(name, weights=None, **extra)
     try:
         import timm
     except ImportError:
         timm = None
     if timm is not None and timm.is_model(timm_name):
-        return timm.create_model(timm_name, pretrained=False, **extra)
+        return lambda extra: timm.create_model(timm_name, pretrained=False, **extra)
     close = difflib.get_close_matches(timm_name, known, n=3)
     hint = f" Close torchvision names: {', '.join(close)}." if close else ""
     if timm is None:
@@ -268,6 +293,10 @@ def _from_name(name: str, extra: dict[str, int]) -> nn.Module:
         f"{'' if timm is None else ' nor a timm model name'}.{hint} Or pass a callable "
         "that builds the network."
     )
+
+
+def _from_name(name: str, extra: dict[str, int]) -> nn.Module:
+    return _builder(name)(extra)
 
 
 def _split_normaliser(
