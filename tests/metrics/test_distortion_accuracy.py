@@ -223,7 +223,7 @@ def test_result_type():
         ({"model": "net"}, TypeError, "model must be a callable"),
         ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
         ({"confidence": 1.0}, ValueError, r"confidence must lie in \(0, 1\), got 1"),
-        ({"confidence": 0}, ValueError, "confidence must be > 0"),
+        ({"confidence": 0}, ValueError, r"confidence must lie in \(0, 1\), got 0"),
         ({"num_bootstrap": -1}, ValueError, "num_bootstrap must be >= 0"),
         ({"seed": 1.5}, TypeError, "seed must be an int"),
     ],
