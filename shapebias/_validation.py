@@ -283,15 +283,24 @@ def check_real(
     return number
 
 
-def check_open_unit(value: Any, name: str, usual: str) -> float:
+def check_open_unit(value: Any, name: str, usual: str | None = None) -> float:
     """Check a real number in the open interval ``(0, 1)`` and return it as ``float``.
 
     For an algorithm's rate or fraction (APGD's ``rho``, FAB's ``alpha_max`` and
-    ``beta``); ``usual`` is the paper's value, named in the message when 1 is passed.
+    ``beta``, a confidence level, a test fraction); ``usual`` is the customary value,
+    named in the message. Every refusal states the open interval, so the message never
+    suggests that 1 is allowed.
+
+    Raises:
+        TypeError: ``value`` is not a real number.
+        ValueError: NaN or outside ``(0, 1)``.
     """
-    number = check_real(value, name, low=0.0, high=1.0, low_inclusive=False)
-    if number == 1.0:
-        raise ValueError(f"{name} must lie in (0, 1), got 1. The paper's value is {usual}.")
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number in (0, 1), got {_describe(value)}.")
+    number = float(value)
+    if not 0.0 < number < 1.0:  # NaN fails both comparisons
+        hint = f" The usual value is {usual}." if usual else ""
+        raise ValueError(f"{name} must lie in (0, 1), got {number:g}.{hint}")
     return number
 
 

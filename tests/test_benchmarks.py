@@ -34,6 +34,8 @@ def test_every_benchmark_imports_and_has_a_main(path):
         ("bench_training",
          ["--checks", "--images", "16", "--batch", "8", "--steps", "1", "--repeats", "1"],
          "check_logits (8x10)"),
+        ("bench_attack_checks", ["--batch", "4", "--steps", "1", "--repeats", "1"],
+         "robust_accuracy (APGD-CE)"),
     ],
 )  # fmt: skip
 def test_cheap_benchmarks_run_end_to_end(name, argv, expected, monkeypatch, capsys):

@@ -10,8 +10,10 @@ import torch.nn.functional as F
 
 from shapebias._config import config_kwargs
 from shapebias._validation import (
+    check_bool,
     check_choice,
     check_eps,
+    check_finite_gradient,
     check_generator,
     check_images,
     check_int,
@@ -21,6 +23,7 @@ from shapebias._validation import (
     check_open_unit,
 )
 from shapebias.attacks._dlr import dlr_loss, targeted_dlr_loss
+from shapebias.attacks._model_checks import input_gradient, refuse_stack
 from shapebias.attacks._objectives import check_num_targets, target_sets
 from shapebias.attacks._pgd import _better, _Outcome
 from shapebias.attacks._threat import NORMS, ascent_step, project, random_start
@@ -92,32 +95,49 @@ def _settings(
     generator: Any,
 ) -> _Settings:
     check_model(model)
+    refuse_stack(
+        model,
+        "apgd",
+        "a sample leaves at its first misclassifying iterate, and later runs attack only "
+        "the samples still standing",
+    )
     check_images(images)
     check_labels(labels, images)
     check_choice(norm, "norm", NORMS)
     eps_t = check_eps(eps, images, pixel_bound=norm == "linf")
     check_int(steps, "steps", low=0)
     check_choice(loss, "loss", APGD_LOSSES)
+    check_bool(targeted, "targeted")
     check_int(num_targets, "num_targets", low=1)
     check_int(restarts, "restarts", low=1)
     rho_f = check_open_unit(rho, "rho", "0.75")
     check_generator(generator, images)
-    return _Settings(
-        eps_t, norm, steps, loss, bool(targeted), num_targets, restarts, rho_f, generator
-    )
+    return _Settings(eps_t, norm, steps, loss, targeted, num_targets, restarts, rho_f, generator)
 
 
 def _check_classes(num_classes: int, settings: _Settings) -> None:
-    """The class count each configuration needs, checked on the model's first output."""
-    if settings.targeted:
-        check_num_targets(settings.num_targets, num_classes)
+    """The class count each configuration needs, checked on the model's first output.
+
+    The DLR loss's need comes first: with fewer classes than it needs, no ``num_targets``
+    helps (and ``auto_attack``'s APGD-T always uses the targeted DLR loss).
+    """
     needed = (4 if settings.targeted else 3) if settings.loss == "dlr" else 2
     if num_classes < needed:
         kind = "targeted DLR" if settings.targeted else "DLR"
+        ensemble = (
+            " auto_attack cannot: its APGD-T always uses the targeted DLR loss. For a "
+            f"{num_classes}-class model pass the attacks to robust_accuracy yourself, e.g. "
+            f"[APGD(eps=eps), APGD(eps=eps, targeted=True, num_targets={num_classes - 1}), "
+            f"FAB(eps=eps, num_targets={num_classes - 1}), Square(eps=eps)]."
+            if settings.targeted and num_classes >= 2
+            else ""
+        )
         raise ValueError(
             f"loss={settings.loss!r} needs a model with at least {needed} classes for the "
-            f"{kind} loss, got {num_classes}. Use loss='ce'."
+            f"{kind} loss, got {num_classes}. Use loss='ce'.{ensemble}"
         )
+    if settings.targeted:
+        check_num_targets(settings.num_targets, num_classes)
 
 
 def _objective(
@@ -146,7 +166,7 @@ def _evaluate(
         x = x.detach().requires_grad_(need_grad)
         logits = model(x)
         objective = _objective(logits, labels, targets, loss)
-        grad = torch.autograd.grad(objective.sum(), x)[0] if need_grad else None
+        grad = input_gradient(objective.sum(), x) if need_grad else None
     return objective.detach(), grad, logits.detach().argmax(1) != labels
 
 
@@ -185,6 +205,9 @@ def _run(
     objective_out = torch.full((n,), float("-inf"), dtype=clean.dtype, device=clean.device)
     x = (clean + start).clamp(0, 1)
     f, grad, success = _evaluate(model, x, labels, targets, settings.loss, settings.steps > 0)
+    if grad is not None:  # once per run, as pgd does on its first step
+        check_finite_gradient(grad, "apgd")
+    seen = f.sum()  # NaN or inf once an iterate's objective was: checked after the run
     s: dict[str, Any] = {
         "where": torch.arange(n, device=clean.device),
         "clean": clean,
@@ -225,6 +248,7 @@ def _run(
         f, grad, success = _evaluate(
             model, s["x"], s["labels"], s["targets"], settings.loss, k < settings.steps
         )
+        seen = seen + f.sum()
         s["increases"] = s["increases"] + (f > s["f"])
         s["f"], s["grad"] = f, grad
         better = f > s["best_f"]
@@ -236,6 +260,7 @@ def _run(
         if k in checkpoints:
             _checkpoint(s, k - last_check, settings.rho)
             last_check = k
+    check_finite_gradient(seen, "apgd")
     where = s["where"]
     adversarial[where] = s["best_x"]
     objective_out[where] = s["best_f"]
@@ -362,7 +387,12 @@ def apgd(
         TypeError: wrong kinds of arguments (as for :func:`~shapebias.attacks.pgd`).
         ValueError: bad shapes or ranges, unknown ``norm``/``loss``, ``rho`` outside
             ``(0, 1)``, ``num_targets`` not below the number of classes, a DLR loss on
-            too few classes.
+            too few classes, a model that is or holds a
+            :class:`~shapebias.models.StackedModels` (it drops samples: attack each member
+            of ``stack.unstack()``), a model whose output does not depend on the images
+            through autograd (a ``.detach()``, rounding or ``torch.no_grad()`` in its
+            ``forward``), an input gradient that is NaN or inf behind finite logits
+            (checked on the first gradient of each run and on the objectives after it).
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.

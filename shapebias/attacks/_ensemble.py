@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any
 
 import torch
 
-from shapebias._validation import check_choice, check_int
+from shapebias._validation import check_choice, check_eps, check_int, check_sequence
 from shapebias.attacks._apgd import APGD
 from shapebias.attacks._fab import FAB
 from shapebias.attacks._masking import warn_if_not_monotone
 from shapebias.attacks._robust_accuracy import RobustAccuracy, robust_accuracy
 from shapebias.attacks._square import Square
+from shapebias.attacks._threat import NORMS
 
 __all__ = ["VERSIONS", "auto_attack", "auto_attack_suite", "robustness_curve"]
 
@@ -53,7 +55,11 @@ def auto_attack_suite(
         A tuple of attacks for :func:`~shapebias.attacks.robust_accuracy`.
 
     Raises:
-        ValueError: unknown ``version``.
+        TypeError: ``num_targets``, ``steps`` or ``queries`` not an int, ``eps`` not a
+            number or tensor.
+        ValueError: unknown ``version`` or ``norm``, ``steps``, ``queries`` or
+            ``num_targets`` below 1, a negative, NaN or infinite ``eps`` or one above 1 in
+            L-inf (``8`` for ``8/255``). All are checked here, before any image is attacked.
 
     Example:
         >>> from shapebias.attacks import attack_name, auto_attack_suite
@@ -61,7 +67,12 @@ def auto_attack_suite(
         ['APGD-CE', 'APGD-T', 'FAB-T', 'Square']
     """
     check_choice(version, "version", VERSIONS)
+    check_choice(norm, "norm", NORMS)
     check_int(num_targets, "num_targets", low=1)
+    check_int(steps, "steps", low=1)  # FAB-T needs a step; APGD with 0 steps attacks nothing
+    check_int(queries, "queries", low=1)
+    if not isinstance(eps, torch.Tensor):  # a per-sample budget is checked against its batch
+        check_eps(eps, torch.zeros(1, 1, 1, 1), pixel_bound=norm == "linf")
     apgd_ce = APGD(eps=eps, norm=norm, steps=steps, loss="ce", generator=generator)
     targets = min(3, num_targets) if version == "fast" else num_targets
     apgd_t = dataclasses.replace(apgd_ce, loss="dlr", targeted=True, num_targets=targets)
@@ -159,7 +170,11 @@ def robustness_curve(
         ``{eps: RobustAccuracy}`` in the order given.
 
     Raises:
-        ValueError: ``eps_values`` is empty; any check of :func:`auto_attack`.
+        TypeError: ``eps_values`` is not a list or tuple of numbers (one float: use
+            ``[eps]``, or :func:`auto_attack`).
+        ValueError: ``eps_values`` is empty or holds a budget :func:`auto_attack` refuses
+            (negative, NaN, infinite, above 1 in L-inf); all are checked before the first
+            evaluation. Any other check of :func:`auto_attack`.
 
     Warns:
         GradientMaskingWarning: robust accuracy rises with a larger ``eps``, or Square
@@ -175,8 +190,29 @@ def robustness_curve(
         >>> sorted(curve)
         [0.0, 0.01568627450980392]
     """
-    if len(eps_values) == 0:
-        raise ValueError("eps_values must hold at least one budget, got an empty sequence.")
+    _check_budgets(eps_values, kwargs.get("norm", "linf"))
     curve = {float(eps): auto_attack(model, data, eps=eps, **kwargs) for eps in eps_values}
     warn_if_not_monotone({eps: result.robust for eps, result in curve.items()})
     return curve
+
+
+def _check_budgets(eps_values: Any, norm: Any) -> None:
+    """Every budget of a curve, checked before the first (long) evaluation."""
+    if isinstance(eps_values, Real) or (
+        isinstance(eps_values, torch.Tensor) and eps_values.ndim == 0
+    ):
+        raise TypeError(
+            f"eps_values must be a list or tuple of budgets, got one number {float(eps_values):g}. "
+            f"Use [{float(eps_values):g}], or auto_attack(model, data, eps=...) for one budget."
+        )
+    if isinstance(eps_values, Sequence) and len(eps_values) == 0:
+        raise ValueError("eps_values must hold at least one budget, got an empty sequence.")
+    budgets = check_sequence(
+        eps_values,
+        "eps_values",
+        item=lambda value: isinstance(value, Real) and not isinstance(value, bool),
+        expected="a budget in pixel units (a float such as 8/255)",
+    )
+    one = torch.zeros(1, 1, 1, 1)
+    for index, eps in enumerate(budgets):
+        check_eps(eps, one, name=f"eps_values[{index}]", pixel_bound=norm == "linf")

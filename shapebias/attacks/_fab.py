@@ -12,6 +12,7 @@ from shapebias._validation import (
     check_bool,
     check_choice,
     check_eps,
+    check_finite_gradient,
     check_generator,
     check_images,
     check_int,
@@ -22,6 +23,7 @@ from shapebias._validation import (
     check_real,
 )
 from shapebias.attacks._hyperplane import box_hyperplane_step
+from shapebias.attacks._model_checks import input_gradient, refuse_stack
 from shapebias.attacks._objectives import attack_succeeded, check_num_targets, target_sets
 from shapebias.attacks._threat import NORMS
 from shapebias.models import warn_if_train_mode
@@ -64,6 +66,12 @@ def _settings(
     generator: Any,
 ) -> _Settings:
     check_model(model)
+    refuse_stack(
+        model,
+        "fab",
+        "later targets and restarts attack only the samples not yet broken, and in "
+        "robust_accuracy a sample leaves at its first adversarial iterate",
+    )
     check_images(images)
     check_labels(labels, images)
     check_choice(norm, "norm", NORMS)
@@ -116,12 +124,12 @@ def _linearise(
         true = logits[rows, labels]
         if targets is not None:
             diff = logits[rows, targets] - true
-            (w,) = torch.autograd.grad(diff.sum(), x)
+            w = input_gradient(diff.sum(), x)
             return w.flatten(1), diff.detach()
         classes = logits.shape[1]
         jacobian = torch.stack(
             [
-                torch.autograd.grad(logits[:, k].sum(), x, retain_graph=k < classes - 1)[0]
+                input_gradient(logits[:, k].sum(), x, retain_graph=k < classes - 1)
                 for k in range(classes)
             ],
             dim=1,
@@ -174,11 +182,15 @@ def _run(
     best_norm = torch.full((n,), float("inf"), dtype=clean.dtype, device=clean.device)
     where = torch.arange(n, device=clean.device)
     x = start
-    for _ in range(s.steps):
+    seen = clean.new_zeros(())  # NaN or inf once a step's logits were: checked after the run
+    for step in range(s.steps):
         w, diff = _linearise(model, x, labels, targets, s.norm)
+        if step == 0:  # once per run, as pgd does on its first step
+            check_finite_gradient(w, "fab")
         x = _step(x, clean, w, diff, s)
         with torch.no_grad():
             logits = model(x)
+        seen = seen + logits.sum()
         success = attack_succeeded(logits, labels, targeted=False)  # any wrong class
         size = _norm(x - clean, s.norm)
         better = success & (size < best_norm[where])
@@ -192,6 +204,7 @@ def _run(
                 targets = None if targets is None else targets[keep]
             if where.numel() == 0:
                 break
+    check_finite_gradient(seen, "fab")
     return best, best_norm
 
 
@@ -326,7 +339,10 @@ def fab(
         TypeError: wrong kinds of arguments (as for :func:`~shapebias.attacks.pgd`).
         ValueError: bad shapes or ranges, unknown ``norm``, ``steps < 1``, ``alpha_max``
             or ``beta`` outside ``(0, 1)``, ``eta < 1``, ``num_targets`` not below the
-            number of classes.
+            number of classes; as for :func:`~shapebias.attacks.apgd`, a
+            :class:`~shapebias.models.StackedModels`, a model whose output does not
+            depend on the images through autograd, or a NaN or inf input gradient
+            behind finite logits.
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.

@@ -24,9 +24,10 @@ from shapebias._validation import (
     check_model,
     check_square,
 )
+from shapebias.attacks._model_checks import input_gradient, refuse_stack
 from shapebias.attacks._objectives import LOSSES, attack_objective, attack_succeeded
 from shapebias.attacks._threat import NORMS, ascent_step, project, project_band, random_start
-from shapebias.models import holds_stack, warn_if_train_mode
+from shapebias.models import warn_if_train_mode
 
 __all__ = ["PGD", "ascend", "pgd"]
 
@@ -157,7 +158,7 @@ def _one_run(
             if check_output and step == 0:
                 check_logits(logits, x.shape[0], target)
             objective = attack_objective(logits, target, plan.loss, plan.targeted)
-            grad = None if last else torch.autograd.grad(objective.sum(), x)[0]
+            grad = None if last else input_gradient(objective.sum(), x)
         if check_output and step == 0 and grad is not None:
             check_finite_gradient(grad, "attack")
         x = x.detach()
@@ -250,7 +251,7 @@ def ascend(
     for step in _steps(steps, progress):
         with torch.enable_grad():
             x.requires_grad_(True)
-            (grad,) = torch.autograd.grad(objective(model(x), step).sum(), x)
+            grad = input_gradient(objective(model(x), step).sum(), x)
         if check_gradient and step == 0:
             check_finite_gradient(grad, "attack")
         x = _step(x.detach(), grad, clean, eps, step_size, norm, band)
@@ -320,12 +321,12 @@ def run_attack(
             model and come back unchanged and not fooled.
     """
     evaluate_end = plan.restarts > 1 or active is not None
-    if (evaluate_end or plan.early_stop) and holds_stack(model):
-        raise ValueError(
-            "this attack drops samples from the batch (early_stop, restarts > 1 or "
-            "robust_accuracy), which a StackedModels cannot take: it routes images to its "
-            "members by position. Attack each member of stack.unstack() instead (in fit, "
-            "pass eval_attack=None for a stack)."
+    if evaluate_end or plan.early_stop:
+        refuse_stack(
+            model,
+            "pgd",
+            "early_stop, restarts > 1 or robust_accuracy",
+            " (In fit, pass eval_attack=None for a stack.)",
         )
     best = _one_run(
         model, images, labels, plan, active=active, check_output=True, evaluate_end=evaluate_end
@@ -412,7 +413,11 @@ def pgd(
         ValueError: bad shapes or ranges, negative, NaN or infinite ``eps``/``step_size``
             (above 1 in L-inf: ``8`` for ``8/255``), negative ``steps``, unknown ``norm``
             or ``loss``, labels outside the model's classes, a model returning NaN/inf
-            logits or input gradients (checked on the first step, and the result once);
+            logits or input gradients (checked on the first step, and the result once),
+            a model whose output does not depend on the images through autograd (a
+            ``.detach()``, rounding or ``torch.no_grad()`` in its ``forward``), a
+            :class:`~shapebias.models.StackedModels` with ``early_stop`` or
+            ``restarts > 1``;
             with ``band``: non-square images, a band outside ``[0, Nyquist]`` or
             ``low >= high`` or one holding no frequency.
 

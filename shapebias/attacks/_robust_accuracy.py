@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from shapebias._batches import batch_count, iterate_batches
+from shapebias._batches import batch_count, is_tensor_tuple, iterate_batches
 from shapebias._config import config_kwargs
 from shapebias._distributed import all_reduce_sum, gather_tensor, shard_data
 from shapebias._precision import evaluation_autocast
@@ -28,6 +28,7 @@ from shapebias.attacks._apgd import APGD, apgd_fooled
 from shapebias.attacks._fab import FAB, fab_fooled
 from shapebias.attacks._fgsm import FGSM
 from shapebias.attacks._masking import warn_if_black_box_stronger
+from shapebias.attacks._model_checks import refuse_stack
 from shapebias.attacks._pgd import PGD, run_attack
 from shapebias.attacks._square import Square, square_fooled
 from shapebias.models import warn_if_train_mode
@@ -134,6 +135,28 @@ def _check_attacks(attack: Any) -> tuple[Any, ...]:
     return attacks
 
 
+def _check_per_sample_budgets(attacks: tuple[Any, ...], data: Any, batch_size: int) -> None:
+    """A per-sample ``(N,)`` eps budgets the images of one batch: refuse it for more."""
+    for index, one in enumerate(attacks):
+        eps = getattr(one, "eps", None)
+        if not isinstance(eps, torch.Tensor) or eps.ndim == 0:
+            continue
+        n = eps.shape[0]
+        name = "attack" if len(attacks) == 1 else f"attack[{index}]"
+        if is_tensor_tuple(data):
+            if data[0].shape[0] == n and batch_size >= n:
+                continue
+            came = f"{data[0].shape[0]} images in batches of batch_size={batch_size}"
+        else:
+            came = f"data given as batches ({type(data).__name__})"
+        raise ValueError(
+            f"{name}.eps is a per-sample tensor of shape ({n},), one budget per image of a "
+            f"single batch of {n}, but robust_accuracy got {came}, so budgets would not line "
+            f"up with images. Pass (images, labels) with {n} images and batch_size >= {n} "
+            "(on one process), or a float eps."
+        )
+
+
 def robust_accuracy(
     model: Any,
     data: Any,
@@ -183,8 +206,11 @@ def robust_accuracy(
 
     Raises:
         TypeError: ``model`` or an attack is not callable; ``data`` is not one of the
-            accepted kinds.
-        ValueError: empty data, a targeted PGD/FGSM, or any input check of the attacks.
+            accepted kinds; ``progress`` or ``distributed`` not a ``bool``.
+        ValueError: a :class:`~shapebias.models.StackedModels` as ``model`` (it drops
+            samples: attack each member of ``stack.unstack()``), empty data, a targeted
+            PGD/FGSM, an attack with a per-sample ``(N,)`` eps on data that is not one
+            batch of ``N`` images, or any input check of the attacks.
 
     Warns:
         GradientMaskingWarning: a black-box attack succeeded where white-box ones failed.
@@ -201,12 +227,21 @@ def robust_accuracy(
         True
     """
     check_model(model)
+    refuse_stack(
+        model,
+        "robust_accuracy",
+        "it attacks only the samples classified right, each attack only those the earlier "
+        "ones left standing",
+        " (In fit, pass eval_attack=None for a stack.)",
+    )
     check_int(batch_size, "batch_size", low=1)
     attacks = _check_attacks(attack)
     check_autocast(autocast)
+    check_bool(progress, "progress")
     check_bool(distributed, "distributed")
     warn_if_train_mode(model, "robust_accuracy")
     data = shard_data(data, active=distributed)
+    _check_per_sample_budgets(attacks, data, batch_size)
     total = clean_correct = 0
     standing = [0] * len(attacks)
     broken_parts, correct_parts = [], []

@@ -20,6 +20,7 @@ from shapebias._validation import (
     check_model,
     check_real,
 )
+from shapebias.attacks._model_checks import refuse_stack
 from shapebias.attacks._objectives import attack_objective
 from shapebias.attacks._threat import NORMS
 from shapebias.models import warn_if_train_mode
@@ -71,6 +72,7 @@ def _settings(
     generator: Any,
 ) -> _Settings:
     check_model(model)
+    refuse_stack(model, "square", "a sample leaves at its first misclassifying query")
     check_images(images)
     check_labels(labels, images)
     check_choice(norm, "norm", NORMS)
@@ -307,7 +309,9 @@ def square(
     Raises:
         TypeError: wrong kinds of arguments (as for :func:`~shapebias.attacks.pgd`).
         ValueError: bad shapes or ranges, unknown ``norm``, ``queries < 1``, ``p_init``
-            outside ``(0, 1]``.
+            outside ``(0, 1]``, a model that is or holds a
+            :class:`~shapebias.models.StackedModels` (samples leave at their first
+            misclassifying query: attack each member of ``stack.unstack()``).
 
     Example:
         >>> import torch

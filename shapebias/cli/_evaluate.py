@@ -15,14 +15,22 @@ from __future__ import annotations
 import argparse
 import logging
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
 from shapebias import _card
+from shapebias.cli._errors import (
+    UsageError,
+    check_count,
+    check_existing,
+    check_finite,
+    check_output_folder,
+)
 from shapebias.data import CueConflictDataset, ood_datasets, stimulus_folder
-from shapebias.models import load_pretrained
+from shapebias.models import check_architecture_name, load_pretrained
 from shapebias.training import init_distributed
 
 __all__ = ["add_parser"]
@@ -108,8 +116,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``shapebias evaluate`` with parsed arguments; returns the exit status."""
-    if not (args.clean or args.ood or args.cue_conflict):
-        raise SystemExit("shapebias evaluate: give at least one of --clean, --ood, --cue-conflict")
+    check_arguments(args)
     joined = not dist.is_initialized()
     device = init_distributed()
     try:
@@ -117,6 +124,71 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if joined and dist.is_initialized():  # the group this call joined, not a caller's
             dist.destroy_process_group()
+
+
+_COUNTS = {
+    "num_classes": 1, "size": 1, "attack_steps": 1, "attack_queries": 1,
+    "attack_restarts": 1, "attack_images": 1, "batch_size": 1, "workers": 0, "seed": 0,
+    "bootstrap": 0,
+}  # fmt: skip
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Every argument and the output folder, before a model is loaded or data touched.
+
+    Raises:
+        UsageError: the first argument that cannot work, with what would.
+    """
+    if not (args.clean or args.ood or args.cue_conflict):
+        raise UsageError("give at least one of --clean, --ood, --cue-conflict.")
+    try:
+        check_architecture_name(args.arch)
+    except ValueError as error:
+        raise UsageError(f"--arch: {error}") from error
+    check_existing(
+        args.weights, "--weights", "file", " shapebias never downloads weights: pass a local file."
+    )
+    for option in ("clean", "ood", "cue_conflict"):
+        check_existing(getattr(args, option), f"--{option.replace('_', '-')}", "folder")
+    for name, low in _COUNTS.items():
+        check_count(getattr(args, name), f"--{name.replace('_', '-')}", low)
+    for option in ("mean", "std"):
+        values = getattr(args, option)
+        check_finite(values, f"--{option}")
+        if values is not None and len(values) != 3:
+            raise UsageError(
+                f"--{option} needs one value per RGB channel (the stimuli are read as RGB), "
+                f"got {len(values)}: {','.join(map(str, values))}."
+            )
+    if args.std is not None and min(args.std) <= 0:
+        raise UsageError(f"--std must be positive, got {','.join(map(str, args.std))}.")
+    if args.eps is not None:
+        if not 0 <= args.eps <= 1:
+            fix = f" Did you mean --eps {args.eps:g}/255?" if args.eps > 1 else ""
+            raise UsageError(
+                f"--eps is an L-inf budget in [0, 1] pixel units, got {args.eps:g}.{fix}"
+            )
+        if args.clean is None:
+            raise UsageError("--eps needs --clean: robust accuracy is measured on the clean set.")
+    if args.shape_only is not None:
+        if args.ood is None:
+            raise UsageError("--shape-only names an OOD condition, so it needs --ood.")
+        check_existing(Path(args.ood) / args.shape_only, "--shape-only", "folder",
+                       f" It must be a condition folder of --ood {args.ood}.")  # fmt: skip
+    if args.device is not None:
+        _check_device(args.device)
+    check_output_folder(args.out)
+
+
+def _check_device(text: str) -> None:
+    try:
+        device = torch.device(text)
+    except RuntimeError as error:
+        raise UsageError(
+            f"--device {text!r} is not a device ({error}); e.g. cpu, cuda:0."
+        ) from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {text} asks for CUDA, which is not available here; use cpu.")
 
 
 def _evaluate(args: argparse.Namespace, device: torch.device) -> int:

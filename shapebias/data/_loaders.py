@@ -17,7 +17,13 @@ import torch
 
 from shapebias._images import IMAGE_EXTENSIONS, image_files
 from shapebias._seeds import derive_seed
-from shapebias._validation import check_callable, check_choice, check_int, check_real
+from shapebias._validation import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_int,
+    check_open_unit,
+)
 from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset, Transform
 
 __all__ = ["IMAGE_EXTENSIONS", "caltech256", "cifar10", "image_folder", "tiny_imagenet"]
@@ -61,7 +67,13 @@ def _check_transform(transform: Any) -> Transform | None:
 
 def _read_pickle(path: Path) -> dict[Any, Any]:
     with open(_require(path, _CIFAR_LAYOUT), "rb") as file:
-        content = pickle.load(file, encoding="latin1")
+        try:
+            content = pickle.load(file, encoding="latin1")
+        except Exception as error:  # truncated or not a pickle: no common error type
+            raise ValueError(
+                f"{path} is not a readable CIFAR-10 batch ({type(error).__name__}: {error}); "
+                f"a truncated or damaged download? Expected {_CIFAR_LAYOUT}."
+            ) from error
     if not isinstance(content, dict):
         raise ValueError(f"{path} does not hold a CIFAR-10 batch dict; expected {_CIFAR_LAYOUT}.")
     return content
@@ -96,6 +108,7 @@ def cifar10(
         >>> from shapebias.data import cifar10
         >>> test_set = cifar10("~/data", train=False)  # doctest: +SKIP
     """
+    check_bool(train, "train")
     folder = _dataset_dir(root, "cifar-10-batches-py", _CIFAR_LAYOUT)
     names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
     transform = _check_transform(transform)
@@ -226,9 +239,8 @@ def caltech256(
         >>> train = caltech256("~/data", split="train", seed=0)  # doctest: +SKIP
     """
     check_choice(split, "split", ("train", "test"))
-    check_real(test_fraction, "test_fraction", low=0.0, high=1.0, low_inclusive=False)
-    if test_fraction >= 1.0:
-        raise ValueError(f"test_fraction must be < 1, got {test_fraction:g}.")
+    check_open_unit(test_fraction, "test_fraction")
+    check_bool(include_clutter, "include_clutter")
     check_int(seed, "seed", low=0)
     transform = _check_transform(transform)
     folder = _dataset_dir(root, "256_ObjectCategories", _CALTECH_LAYOUT)
@@ -267,7 +279,8 @@ def image_folder(
     """Any folder of class sub-folders, as :class:`torchvision.datasets.ImageFolder` reads it.
 
     Classes are the sorted sub-folder names; images are found recursively in each and
-    decoded by the package's one image reader (RGB, float32 ``v / 255``).
+    decoded by the package's one image reader (RGB float32 in ``[0, 1]``: ``v / 255``,
+    16-bit files ``v / 65535``; a file it cannot read is named in a ValueError).
 
     Args:
         root: the folder holding one sub-folder per class.

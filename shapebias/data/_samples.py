@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from shapebias._images import to_unit_rgb
 from shapebias._validation import check_choice, check_int
 from shapebias.data._levels import to_8bit_levels
 
@@ -22,10 +23,16 @@ SAMPLE_NAMES = ("astronaut", "camera", "chelsea", "coffee", "rocket", "brick", "
 def _load(name: str) -> torch.Tensor:
     from skimage import data
 
-    array = np.asarray(getattr(data, name)())
-    image = torch.from_numpy(array).float().div_(255.0)
-    image = image.permute(2, 0, 1) if image.ndim == 3 else image.expand(3, -1, -1)
-    return image[:3].contiguous()
+    source = f"sample image {name!r} (skimage.data.{name})"
+    try:
+        array = np.asarray(getattr(data, name)())
+    except Exception as error:  # a missing or damaged data file; skimage may try to fetch it
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else "no detail"
+        raise ValueError(
+            f"{source} could not be read ({type(error).__name__}: {detail}). The file ships "
+            "with scikit-image: reinstall it (pip install --force-reinstall scikit-image)."
+        ) from error
+    return to_unit_rgb(array, source)
 
 
 def _square(image: torch.Tensor, size: int) -> torch.Tensor:

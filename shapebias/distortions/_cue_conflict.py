@@ -6,7 +6,13 @@ from typing import Any, NamedTuple
 
 import torch
 
-from shapebias._validation import check_choice, check_generator, check_images, check_labels
+from shapebias._validation import (
+    check_bool,
+    check_choice,
+    check_generator,
+    check_images,
+    check_labels,
+)
 from shapebias.distortions._stylize import stylize
 
 __all__ = ["CueConflict", "cue_conflict"]
@@ -105,6 +111,7 @@ def cue_conflict(
     check_labels(shape_labels, shape_images, "shape_labels")
     check_labels(texture_labels, texture_images, "texture_labels")
     check_generator(generator, shape_images)
+    check_bool(drop_same_class, "drop_same_class")
     pairing = check_choice(pairing, "pairing", ("random", "zip"))
     if pairing == "zip":
         if len(shape_images) != len(texture_images):

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from shapebias._validation import check_int
+from shapebias._validation import check_bool, check_int
 from shapebias.distortions._checks import (
     check_distortion_inputs,
     per_image_or_batch,
@@ -32,6 +32,7 @@ def random_permutations(
 
 
 def _check_grid(grid: Any, images: torch.Tensor, crop: bool) -> int:
+    check_bool(crop, "crop")
     grid = check_int(grid, "grid", low=1)
     height, width = images.shape[-2:]
     if grid > min(height, width):
@@ -146,7 +147,7 @@ class PatchShuffle(nn.Module):
     ) -> None:
         super().__init__()
         self.grid = check_int(grid, "grid", low=1)
-        self.crop = crop
+        self.crop = check_bool(crop, "crop")
         self.generator = generator
 
     def forward(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from shapebias._validation import check_real
+from shapebias._validation import check_bool, check_real
 from shapebias.distortions._checks import check_distortion_inputs, check_out, per_image_or_batch
 from shapebias.distortions._chunks import (
     chunk_length,
@@ -168,7 +168,7 @@ class Saturate(nn.Module):
     def __init__(self, p: float, *, inplace: bool = False) -> None:
         super().__init__()
         self.p = _check_p(p)
-        self.inplace = inplace
+        self.inplace = check_bool(inplace, "inplace")
 
     def forward(
         self, images: torch.Tensor, *, generator: torch.Generator | None = None

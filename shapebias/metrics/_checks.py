@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from shapebias._validation import check_int, check_real
+from shapebias._validation import check_int, check_open_unit
 
 __all__ = [
     "CUE_CONFLICT_LABELS",
@@ -24,9 +24,7 @@ MAX_BOOTSTRAP = 1_000_000
 
 def check_bootstrap(confidence: Any, num_bootstrap: Any, seed: Any) -> None:
     """Check the bootstrap settings shared by every metric."""
-    check_real(confidence, "confidence", low=0.0, high=1.0, low_inclusive=False)
-    if confidence >= 1.0:
-        raise ValueError(f"confidence must be < 1 (e.g. 0.95), got {confidence:g}.")
+    check_open_unit(confidence, "confidence", "0.95")
     check_int(num_bootstrap, "num_bootstrap", low=0)
     if num_bootstrap > MAX_BOOTSTRAP:
         raise ValueError(

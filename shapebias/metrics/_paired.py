@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from shapebias._seeds import derive_seed
-from shapebias._validation import check_bool, check_choice, check_real
+from shapebias._validation import check_bool, check_choice, check_open_unit, check_real
 from shapebias.metrics._bootstrap import Estimate, estimate
 from shapebias.metrics._checks import check_bootstrap
 
@@ -399,10 +399,7 @@ def holm(p_values: Sequence[float], *, alpha: float = 0.05) -> Holm:
 
 
 def _check_alpha(alpha: Any) -> float:
-    check_real(alpha, "alpha", low=0.0, high=1.0, low_inclusive=False)
-    if alpha >= 1.0:
-        raise ValueError(f"alpha must be < 1 (e.g. 0.05), got {alpha:g}.")
-    return float(alpha)
+    return check_open_unit(alpha, "alpha", "0.05")
 
 
 def _check_p(p: Any, name: str) -> float:

@@ -18,7 +18,11 @@ from shapebias.models._normalized import (
     IMAGENET_STD,
     NormalizedModel,
 )
-from shapebias.models._pretrained import build_architecture, load_pretrained
+from shapebias.models._pretrained import (
+    build_architecture,
+    check_architecture_name,
+    load_pretrained,
+)
 from shapebias.models._resnet import resnet18
 from shapebias.models._small_cnn import small_cnn
 from shapebias.models._stacked import StackedModels, holds_stack
@@ -36,6 +40,7 @@ __all__ = [
     "TrainModeWarning",
     "batchnorm_statistics_kept",
     "build_architecture",
+    "check_architecture_name",
     "crafting",
     "eval_mode",
     "frozen",

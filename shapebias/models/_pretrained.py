@@ -6,7 +6,6 @@ import difflib
 import logging
 import os
 import pickle
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from shapebias._validation import check_bool
 from shapebias.models._normalized import IMAGENET_MEAN, IMAGENET_STD, NormalizedModel
 
-__all__ = ["build_architecture", "load_pretrained", "read_state_dict"]
+__all__ = ["build_architecture", "check_architecture_name", "load_pretrained", "read_state_dict"]
 
 logger = logging.getLogger("shapebias.models")
 
@@ -36,6 +36,9 @@ _NORMALISERS = (
 _WRAPPER_PREFIXES = ("model.", "1.", "net.")
 _DROPPED_PREFIXES = ("attacker.",)  # robustness: a second copy of model + normaliser
 _SHOWN = 5
+# What a torch.save file starts with: a zip archive (the default since PyTorch 1.6) or a
+# pickle stream of protocol 2 or later (the legacy format).
+_HEADERS = (b"PK\x03\x04", b"\x80")
 
 
 def load_pretrained(
@@ -73,17 +76,22 @@ def load_pretrained(
         mean: per-channel input mean; default the file's normaliser, else ImageNet's.
         std: per-channel input std; default the file's normaliser, else ImageNet's.
         strict: refuse a file whose keys differ from the network's (shapes must always
-            match; ``BatchNorm`` ``num_batches_tracked`` counters may be absent).
+            match; ``BatchNorm`` ``num_batches_tracked`` counters may be absent). With
+            ``strict=False`` missing and extra keys are logged, but a file that matches
+            none of the network's keys is still refused (every weight would stay random).
 
     Returns:
         ``NormalizedModel(network, mean, std)`` in eval mode, on the CPU.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: an unreadable or corrupt file, no state dict inside it, keys or
+        ValueError: a file that is not a PyTorch checkpoint (text, an HTML page, another
+            format), an unreadable or corrupt one, no state dict inside it, keys or
             shapes that do not match the architecture (the first differences and the
-            likely cause are listed), an unknown architecture name.
-        TypeError: ``architecture`` is none of the accepted kinds.
+            likely cause are listed; with ``strict=False``, no key matched at all), an
+            unknown architecture name. Every message names the path.
+        TypeError: ``architecture`` is none of the accepted kinds; ``strict`` not a
+            ``bool``.
 
     Example:
         >>> import tempfile, torch
@@ -94,6 +102,7 @@ def load_pretrained(
         >>> model(torch.rand(2, 3, 32, 32)).shape
         torch.Size([2, 10])
     """
+    check_bool(strict, "strict")
     state = read_state_dict(path)
     network = build_architecture(architecture, num_classes)
     state, (file_mean, file_std) = _split_normaliser(state)
@@ -112,7 +121,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: not a readable PyTorch file, or no state dict inside it.
+        ValueError: not a PyTorch checkpoint, not a readable one, or no state dict inside
+            it; the message names the path.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}.")
@@ -122,21 +132,62 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             f"path {file} is not a file. shapebias never downloads weights: download the "
             "checkpoint yourself and pass its local path."
         )
+    _check_header(file)
     try:
         content = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        if "global" not in str(error).lower():  # not an object refused: a damaged stream
+            raise _unreadable(file, error) from error
         raise ValueError(
             f"path {file} holds Python objects beyond tensors, which weights_only loading "
             f"refuses ({str(error).splitlines()[0]}). If you trust the file, extract its state "
             "dict with torch.load(path, weights_only=False) and torch.save that."
         ) from error
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as error:
-        raise ValueError(
-            f"path {file} is not a readable PyTorch weight file ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else 'no detail'}). A truncated or "
-            "corrupt download? Compare its hash with the published one."
-        ) from error
+    except Exception as error:  # torch.load's errors on a damaged file have no common type
+        raise _unreadable(file, error) from error
     return _strip_prefix(_unnest(content, file), "module.")
+
+
+def _unreadable(file: Path, error: Exception) -> ValueError:
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else "no detail"
+    return ValueError(
+        f"path {file} is not a readable PyTorch weight file ({type(error).__name__}: "
+        f"{detail}). A truncated or corrupt download? Compare its hash with the published one."
+    )
+
+
+def _check_header(file: Path) -> None:
+    """Refuse, naming the path, a file that does not start like a ``torch.save`` file."""
+    with open(file, "rb") as stream:
+        head = stream.read(8)
+    if head.startswith(_HEADERS):
+        return
+    if len(head) == 8 and _looks_like_safetensors(file, head):
+        kind = (
+            "It looks like a safetensors file: read it with safetensors.torch.load_file and "
+            "torch.save the dict."
+        )
+    elif not head:
+        kind = "It is empty: an interrupted download?"
+    else:
+        kind = (
+            "A text file, an HTML page saved in place of the download, or another format? "
+            "Download the checkpoint again and compare its hash with the published one."
+        )
+    raise ValueError(
+        f"path {file} is not a PyTorch checkpoint: a torch.save file starts with a zip or "
+        f"pickle header, this one with {head!r}. {kind}"
+    )
+
+
+def _looks_like_safetensors(file: Path, head: bytes) -> bool:
+    """Whether ``file`` starts like safetensors: a little-endian header size, then ``{``."""
+    size = int.from_bytes(head, "little")
+    if not 0 < size < file.stat().st_size:
+        return False
+    with open(file, "rb") as stream:
+        stream.seek(8)
+        return stream.read(1) == b"{"
 
 
 def _unnest(content: Any, file: Path) -> dict[str, torch.Tensor]:
@@ -195,19 +246,44 @@ def build_architecture(
     )
 
 
-def _from_name(name: str, extra: dict[str, int]) -> nn.Module:
+def check_architecture_name(name: str) -> None:
+    """Check that ``name`` is a torchvision (or, with timm installed, timm) model name.
+
+    What :func:`build_architecture` and :func:`load_pretrained` would refuse, found without
+    building the network or reading a weight file (the command line checks ``--arch``
+    with it before any work).
+
+    Raises:
+        TypeError: ``name`` is not a string.
+        ValueError: neither library knows the name; close torchvision names are listed.
+
+    Example:
+        >>> from shapebias.models import check_architecture_name
+        >>> check_architecture_name("resnet50")  # no error
+        >>> check_architecture_name("resnet5")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: architecture 'resnet5' is neither a torchvision model name...
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"architecture must be a model name (str), got {type(name).__name__}.")
+    _builder(name)
+
+
+def _builder(name: str) -> Callable[[dict[str, int]], nn.Module]:
+    """How to build the network ``name`` names (torchvision first, then timm), or the error."""
     import torchvision
 
     known = torchvision.models.list_models()
     timm_name = name.removeprefix("timm/")
     if name in known and not name.startswith("timm/"):
-        return torchvision.models.get_model(name, weights=None, **extra)
+        return lambda extra: torchvision.models.get_model(name, weights=None, **extra)
     try:
         import timm
     except ImportError:
         timm = None
     if timm is not None and timm.is_model(timm_name):
-        return timm.create_model(timm_name, pretrained=False, **extra)
+        return lambda extra: timm.create_model(timm_name, pretrained=False, **extra)
     close = difflib.get_close_matches(timm_name, known, n=3)
     hint = f" Close torchvision names: {', '.join(close)}." if close else ""
     if timm is None:
@@ -217,6 +293,10 @@ def _from_name(name: str, extra: dict[str, int]) -> nn.Module:
         f"{'' if timm is None else ' nor a timm model name'}.{hint} Or pass a callable "
         "that builds the network."
     )
+
+
+def _from_name(name: str, extra: dict[str, int]) -> nn.Module:
+    return _builder(name)(extra)
 
 
 def _split_normaliser(
@@ -257,7 +337,8 @@ def _check_keys(
         for k, v in state.items()
         if k in expected and v.shape != expected[k].shape
     ]
-    if not shapes and not (strict and (missing or unexpected)):
+    matched = bool(state.keys() & expected.keys())
+    if matched and not shapes and not (strict and (missing or unexpected)):
         if missing or unexpected:
             logger.warning(
                 "%s: %d network keys missing from the file (left at random), %d file keys ignored",
@@ -267,6 +348,16 @@ def _check_keys(
             )
         return
     lines = [f"path {path} does not fit the architecture."]
+    if not matched:
+        lines[0] = (
+            f"path {path} does not fit the architecture: none of its {len(state)} keys is one "
+            f"of the network's {len(expected)}, so every weight would stay random"
+            + (
+                " (strict=False tolerates some missing or extra keys, not all)."
+                if not strict
+                else "."
+            )
+        )
     for title, keys in (
         ("shape mismatches", shapes),
         ("missing", missing),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 from torchvision.models import resnet as tv_resnet
 
-from shapebias._validation import check_int
+from shapebias._validation import check_bool, check_int
 
 __all__ = ["resnet18"]
 
@@ -33,6 +33,7 @@ def resnet18(num_classes: int, *, small_input: bool = True, in_channels: int = 3
     """
     check_int(num_classes, "num_classes", low=1)
     check_int(in_channels, "in_channels", low=1)
+    check_bool(small_input, "small_input")
     net = tv_resnet.resnet18(weights=None, num_classes=num_classes)
     if small_input:
         net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)

@@ -276,7 +276,10 @@ class StackedModels(nn.Module):
     losses and :func:`~shapebias.training.fit` (with :class:`StackedLoader` batches and
     ``eval_attack=None``), and the saliency maps that take one forward pass over the
     whole batch (:func:`~shapebias.saliency.gradient`, ``input_x_gradient``,
-    ``guided_backprop``). Attacks that drop samples refuse a stack (ValueError), and so
+    ``guided_backprop``). Attacks that drop samples refuse a stack (ValueError: ``pgd``
+    with early stopping or restarts, :func:`~shapebias.attacks.apgd`,
+    :func:`~shapebias.attacks.fab`, :func:`~shapebias.attacks.square`,
+    :func:`~shapebias.attacks.robust_accuracy` and so ``auto_attack``), and so
     do the saliency methods and metrics that chunk, repeat or shard the batch
     (``smoothgrad``, ``integrated_gradients``, ``grad_cam``, ``model_randomization_test``,
     ``distortion_accuracy``, ``shape_bias``, ``fourier_heat_map``: TypeError, from

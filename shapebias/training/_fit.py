@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from shapebias._batches import iterate_batches
 from shapebias._validation import (
+    check_bool,
     check_callable,
     check_choice,
     check_images,
@@ -260,12 +261,6 @@ def _check_checkpoint_dir(checkpoint_dir: Any) -> Any:
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ValueError(f"checkpoint_dir {folder} exists and is not a folder. Choose a folder.")
     return checkpoint_dir
-
-
-def _check_flag(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.")
-    return value
 
 
 def _check_finite_loss(value: torch.Tensor, device: torch.device, epoch: int, batch: int) -> None:
@@ -535,7 +530,8 @@ def fit(
             non-finite loss, an empty ``train_data``, a model that does not return
             finite ``(N, K)`` logits, an optimizer without the model's parameters, the
             ``meta`` device, a checkpoint of another architecture, a ``checkpoint_dir``
-            whose checkpoints are all unreadable.
+            whose checkpoints are all unreadable, an ``eval_attack`` for a
+            :class:`~shapebias.models.StackedModels` (refused before the first step).
         OSError: a checkpoint could not be written (full disk, read-only folder); the
             previous checkpoint is intact.
 
@@ -567,11 +563,18 @@ def fit(
     check_int(eval_batch_size, "eval_batch_size", low=1)
     check_choice(scheduler_step, "scheduler_step", _SCHEDULER_STEPS)
     for flag, name in ((resume, "resume"), (progress, "progress")):
-        _check_flag(flag, name)
+        check_bool(flag, name)
     device = _check_device(device, model)
     check_optimizer_owns(check_optimizer(optimizer), model)
     if eval_attack is not None:
         check_callable(eval_attack, "eval_attack")
+        if holds_stack(model):
+            raise ValueError(
+                "eval_attack must be None for a StackedModels: the evaluation runs "
+                "robust_accuracy, which drops samples from the batch, and a stack routes "
+                "images to its members by position. Train with eval_attack=None and evaluate "
+                "each member of stack.unstack() with robust_accuracy afterwards."
+            )
     checkpoint_dir = _check_checkpoint_dir(checkpoint_dir)
     loader = shard_loader(_check_train_data(train_data))
     callbacks = _check_callbacks(callbacks)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from shapebias._validation import check_choice, check_int, check_real
+from shapebias._validation import check_bool, check_choice, check_int, check_real
 from shapebias.attacks import FGSM, PGD
 from shapebias.training._callbacks import StopAtAccuracy
 from shapebias.training._fit import fit
@@ -215,6 +215,7 @@ class Recipe:
             'FGSMRSLoss'
         """
         eps = check_real(eps, "eps", low=0.0, high=1.0, low_inclusive=False)
+        check_bool(random_start, "random_start")
         loss = FGSMRSLoss(eps=eps) if random_start else AdversarialLoss(FGSM(eps=eps))
         kind = "FGSM-RS (Wong et al.)" if random_start else "FGSM"
         return cls(

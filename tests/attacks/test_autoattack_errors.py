@@ -18,9 +18,9 @@ def _data(num_classes=3):
 @pytest.mark.parametrize(
     "kwargs,error,match",
     [
-        ({"rho": 0.0}, ValueError, r"rho must be > 0 and <= 1, got 0"),
+        ({"rho": 0.0}, ValueError, r"rho must lie in \(0, 1\), got 0\. The usual value is 0\.75"),
         ({"rho": 1.0}, ValueError, r"rho must lie in \(0, 1\), got 1"),
-        ({"rho": 1.5}, ValueError, r"rho must be > 0 and <= 1, got 1.5"),
+        ({"rho": 1.5}, ValueError, r"rho must lie in \(0, 1\), got 1\.5"),
         ({"rho": "0.75"}, TypeError, "rho must be a real number"),
         ({"loss": "margin"}, ValueError, r"loss must be one of 'ce', 'dlr', got 'margin'"),
         ({"norm": "l1"}, ValueError, "norm must be one of"),
@@ -89,7 +89,7 @@ def test_ensemble_errors():
         auto_attack_suite(8 / 255, version="plus")
     with pytest.raises(ValueError, match="version must be one of"):
         auto_attack(model, (images, labels), eps=8 / 255, version="rand", progress=False)
-    with pytest.raises(ValueError, match="num_targets must be below the model's 3 classes"):
+    with pytest.raises(ValueError, match="auto_attack cannot: its APGD-T always uses the"):
         auto_attack(model, (images, labels), eps=8 / 255, steps=1, progress=False)
     with pytest.raises(ValueError, match="eps_values must hold at least one budget"):
         robustness_curve(model, (images, labels), [])

@@ -194,7 +194,7 @@ def test_caltech256_errors(tmp_path):
     with pytest.raises(ValueError, match=r"holds 1 .jpg images"):
         caltech256(tmp_path)
     for fraction in (0.0, 1.0):
-        with pytest.raises(ValueError, match="test_fraction must be"):
+        with pytest.raises(ValueError, match=r"test_fraction must lie in \(0, 1\)"):
             caltech256(tmp_path, test_fraction=fraction)
     with pytest.raises(ValueError, match="split must be one of"):
         caltech256(tmp_path, split="val")

@@ -95,7 +95,9 @@ def main() -> None:
         "refusals": refusals(),
     }
     torch.save(result, out / f"rank{dist.get_rank()}.pt")
-    cli.main(sys.argv[2:])  # joins the group torchrun made; rank 0 writes the card
+    status = cli.main(sys.argv[2:])  # joins the group torchrun made; rank 0 writes the card
+    if status != 0:  # main reports errors as an exit status, not an exception
+        raise SystemExit(status)
     dist.destroy_process_group()
 
 

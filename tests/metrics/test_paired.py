@@ -183,7 +183,7 @@ def test_to_dict_is_plain():
             ValueError,
             r"baseline_denominator\[0\] must be non-negative with a positive sum",
         ),
-        ({"confidence": 1.0}, ValueError, "confidence must be < 1"),
+        ({"confidence": 1.0}, ValueError, r"confidence must lie in \(0, 1\), got 1"),
         ({"num_bootstrap": -1}, ValueError, "num_bootstrap must be >= 0"),
     ],
 )
@@ -222,8 +222,8 @@ def test_holm_leaves_untested_claims_out_of_the_family():
         ([0.1, 1.5], 0.05, ValueError, r"p_values\[1\] must be >= 0 and <= 1"),
         ([0.1, "0.2"], 0.05, TypeError, r"p_values\[1\] must be a real number"),
         ("0.1", 0.05, TypeError, "p_values must be a list"),
-        ([0.1], 1.0, ValueError, "alpha must be < 1"),
-        ([0.1], 0.0, ValueError, "alpha must be > 0"),
+        ([0.1], 1.0, ValueError, r"alpha must lie in \(0, 1\), got 1"),
+        ([0.1], 0.0, ValueError, r"alpha must lie in \(0, 1\), got 0"),
     ],
 )
 def test_holm_errors(p_values, alpha, error, message):
