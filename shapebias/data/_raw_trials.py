@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +177,11 @@ class Trials:
         """str ``(N,)``: :func:`condition_key` of each trial's condition."""
         return _mapped(self.condition, condition_key)
 
+    @property
+    def textures(self) -> np.ndarray:
+        """str ``(N,)``: :func:`cue_conflict_texture` of each stimulus (cue-conflict only)."""
+        return _mapped(self.imagename, cue_conflict_texture)
+
     @classmethod
     def from_decisions(
         cls,
@@ -280,9 +285,7 @@ def read_raw_trials(
     """
     folders = [roots] if isinstance(roots, (str, os.PathLike)) else roots
     if not isinstance(folders, Iterable):
-        raise TypeError(
-            f"roots must be a path or a sequence of paths, got {type(roots).__name__}."
-        )
+        raise TypeError(f"roots must be a path or a sequence of paths, got {type(roots).__name__}.")
     found: dict[str, dict[str, Trials]] = {}
     for root in folders:
         if not isinstance(root, (str, os.PathLike)):
@@ -328,7 +331,8 @@ def _read_root(folder: Path) -> dict[str, dict[str, Trials]]:
             logger.info("skipping %s: no raw-trial CSVs named %s", sub, _LAYOUT)
             continue
         if bad:
-            shown = ", ".join(bad[:_SHOWN]) + (f", ... ({len(bad)} in all)" if len(bad) > _SHOWN else "")
+            more = f", ... ({len(bad)} in all)" if len(bad) > _SHOWN else ""
+            shown = ", ".join(bad[:_SHOWN]) + more
             raise ValueError(
                 f"{sub} holds CSVs named outside the layout {_LAYOUT}: {shown}. Rename or "
                 "move them."
@@ -453,4 +457,3 @@ def write_raw_trials(trials: Trials, root: str | os.PathLike) -> Path:
                 ])  # fmt: skip
         written.append(path)
     return written[0]
-
