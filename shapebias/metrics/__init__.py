@@ -23,6 +23,7 @@ from shapebias.metrics._human_benchmark import (
     human_benchmark,
     mean_rank,
 )
+from shapebias.metrics._human_figures import plot_consistency, plot_shape_bias_per_category
 from shapebias.metrics._null import texture_blind_null
 from shapebias.metrics._paired import (
     AT_DID_NOT_FIT,
@@ -81,6 +82,8 @@ __all__ = [
     "image_edges",
     "mean_rank",
     "paired_difference",
+    "plot_consistency",
+    "plot_shape_bias_per_category",
     "saliency_similarity",
     "shape_bias",
     "shape_bias_table",
