@@ -107,7 +107,7 @@ def _figures(table: HumanBenchmark, folder: Path) -> list[Path]:
         plots["shape_bias.png"] = plot_shape_bias_per_category
     written = []
     for name, plot in plots.items():
-        figure = plot(table).figure
+        figure: Any = plot(table).figure
         figure.savefig(folder / name, dpi=120, bbox_inches="tight")
         written.append(folder / name)
     return written

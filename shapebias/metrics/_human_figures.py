@@ -96,7 +96,7 @@ def plot_shape_bias_per_category(result: HumanBenchmark, ax: Axes | None = None)
     ax.set_ylim(len(categories) - 0.5, -0.5)
     ax.set_yticks(range(len(categories)), categories)
     ax.set_xlabel("fraction of 'texture' decisions")
-    top = ax.secondary_xaxis("top", functions=(lambda x: 1 - x, lambda x: 1 - x))
+    top = ax.secondary_xaxis("top", functions=(_flip, _flip))
     top.set_xlabel("fraction of 'shape' decisions")
     ax.legend(loc="lower left", bbox_to_anchor=(1.02, 0.0), frameon=False, fontsize="small")
     return ax
@@ -141,6 +141,10 @@ def plot_consistency(result: HumanBenchmark, ax: Axes | None = None) -> Axes:
     ax.set_title("per dataset (small) and mean (large)", fontsize="small")
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize="small")
     return ax
+
+
+def _flip(x: Any) -> Any:
+    return 1 - x
 
 
 def _value(number: float) -> float:
