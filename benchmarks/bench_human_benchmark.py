@@ -67,9 +67,8 @@ def synthetic(root: Path) -> None:
         category = np.array(CATEGORIES_16)[rng.integers(16, size=n)]
         if dataset == "cue-conflict":
             texture = np.array(CATEGORIES_16)[rng.integers(16, size=n)]
-            names = [
-                f"{s}{i % 10}-{t}{i // 10}.png" for i, (s, t) in enumerate(zip(category, texture, strict=True))
-            ]
+            pairs = enumerate(zip(category, texture, strict=True))
+            names = [f"{s}{i % 10}-{t}{i // 10}.png" for i, (s, t) in pairs]
         else:
             names = [f"0000_x_dnn_c_{c}_00_n{i:08d}_{i}.png" for i, c in enumerate(category)]
         condition = np.repeat(conditions, images)
