@@ -23,6 +23,7 @@ from shapebias.metrics._human_benchmark import (
     human_benchmark,
     mean_rank,
 )
+from shapebias.metrics._human_comparison import HumanComparison, compare_with_humans
 from shapebias.metrics._human_figures import plot_consistency, plot_shape_bias_per_category
 from shapebias.metrics._null import texture_blind_null
 from shapebias.metrics._paired import (
@@ -67,11 +68,13 @@ __all__ = [
     "Estimate",
     "Holm",
     "HumanBenchmark",
+    "HumanComparison",
     "PairedDifference",
     "ShapeBias",
     "accuracy_table",
     "aggregate_probabilities",
     "average_ranks",
+    "compare_with_humans",
     "concentration",
     "distortion_accuracy",
     "edge_alignment",

@@ -21,7 +21,7 @@ import torch
 
 from shapebias.metrics._class_map import IMAGENET_16_CLASS_MAP
 from shapebias.metrics._error_consistency import cohen_kappa
-from shapebias.metrics._shape_bias import summarise_decisions
+from shapebias.metrics._shape_bias import ShapeBias, summarise_decisions
 from shapebias.metrics._tables import markdown_table
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "aligned_outcomes",
     "average_ranks",
     "human_benchmark",
+    "human_shape_biases",
     "mean_rank",
     "pair_statistics",
 ]
@@ -504,7 +505,7 @@ def human_benchmark(
         aligned = aligned_outcomes(dataset, {m: makers[m] for m in [*humans, *present]})
         for name, score in _dataset_scores(aligned, len(humans)).items():
             scores[name][dataset] = score
-    biases = _shape_biases(raw.get(_CUE_CONFLICT, {}), chosen) if _CUE_CONFLICT in datasets else {}
+    biases = human_shape_biases(raw[_CUE_CONFLICT], chosen) if _CUE_CONFLICT in datasets else {}
     rows = {name: _row(scores[name], datasets, extra, biases.get(name)) for name in scores}
     ranks = mean_rank(*([getattr(rows[m], k) for m in chosen] for k in METRICS))
     for model, rank in zip(chosen, ranks.tolist(), strict=True):
@@ -560,7 +561,7 @@ def _row(
     scores: dict[str, DatasetScores],
     datasets: tuple[str, ...],
     extra: tuple[str, ...],
-    bias: tuple[float, dict[str, float]] | None,
+    bias: ShapeBias | None,
 ) -> BenchmarkRow:
     counted = [scores[d] for d in datasets if d in scores and d not in extra]
     missing = tuple(d for d in datasets if d not in scores and d not in extra)
@@ -574,8 +575,10 @@ def _row(
         accuracy_difference=mean("accuracy_difference"),
         observed_consistency=mean("observed_consistency"),
         error_consistency=mean("error_consistency"),
-        shape_bias=math.nan if bias is None else bias[0],
-        shape_bias_per_category={} if bias is None else bias[1],
+        shape_bias=math.nan if bias is None else bias.shape_bias.value,
+        shape_bias_per_category={}
+        if bias is None
+        else {k: v.value for k, v in bias.per_class.items()},
         mean_rank=math.nan,
         datasets={d: scores[d] for d in datasets if d in scores},
         missing=missing,
@@ -595,23 +598,34 @@ def _indices(values: np.ndarray, what: str, allowed: tuple[str, ...]) -> torch.T
     return torch.from_numpy(codes[inverse.reshape(-1)])
 
 
-def _shape_biases(
-    makers: Mapping[str, TrialsLike], chosen: list[str]
-) -> dict[str, tuple[float, dict[str, float]]]:
-    groups = {m: [makers[m]] for m in chosen if m in makers}
+def human_shape_biases(
+    makers: Mapping[str, TrialsLike],
+    models: Sequence[str],
+    *,
+    seed: int = 0,
+    confidence: float = 0.95,
+    num_bootstrap: int = 0,
+) -> dict[str, ShapeBias]:
+    """Shape bias of each model and of the humans pooled, from cue-conflict trials.
+
+    The shape category is ``category``, the texture category the second name of the
+    stimulus (:func:`shapebias.data.cue_conflict_texture`); trials with equal shape and
+    texture are left out and a human ``"na"`` matches neither cue.
+    """
+    groups = {m: [makers[m]] for m in models if m in makers}
     groups[HUMAN_ROW] = [t for t in makers.values() if t.human]
     result = {}
     for name, group in groups.items():
+        if not group:
+            continue
         decisions = np.concatenate([t.object_response for t in group])
         shapes = np.concatenate([t.category for t in group])
         textures = np.concatenate([t.textures for t in group])
-        bias = summarise_decisions(
+        result[name] = summarise_decisions(
             _indices(decisions, "object_response", (*_CATEGORIES, "na")),
             _indices(shapes, "the cue-conflict shape category", _CATEGORIES),
             _indices(textures, "the cue-conflict texture category", _CATEGORIES),
             _CATEGORIES,
-            seed=0, confidence=0.95, num_bootstrap=0,
+            seed=seed, confidence=confidence, num_bootstrap=num_bootstrap,
         )  # fmt: skip
-        per_category = {k: v.value for k, v in bias.per_class.items()}
-        result[name] = (bias.shape_bias.value, per_category)
     return result

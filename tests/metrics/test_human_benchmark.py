@@ -365,3 +365,55 @@ def test_outputs_are_json_and_csv_ready(tmp_path):
     rows = table.csv_rows()
     summary = next(r for r in rows if r[:2] == ["beta", "all"])
     assert summary[6] == table.rows["beta"].error_consistency  # the float itself, unrounded
+
+
+# --- one model against the humans, with intervals ------------------------------------------
+
+
+def test_comparison_equals_the_table_and_its_bootstrap_resamples_images(tmp_path):
+    from shapebias._seeds import derive_seed
+    from shapebias.metrics import compare_with_humans
+
+    raw = _folder(tmp_path, seed=4)
+    table = human_benchmark(raw)
+    dataset = "uniform-noise"
+    humans = {m: t for m, t in raw[dataset].items() if t.human}
+    result = compare_with_humans(dataset, raw[dataset]["alpha"], humans, num_bootstrap=20)
+    scores = table.rows["alpha"].datasets[dataset]
+    for key in ("accuracy", "accuracy_difference", "observed_consistency", "error_consistency"):
+        assert getattr(result, key).value == pytest.approx(getattr(scores, key), abs=1e-12)
+    assert result.human_accuracy.value == table.rows[HUMAN_ROW].datasets[dataset].accuracy
+    # The same draws, replayed literally: repeat each image as often as it was drawn.
+    rng = np.random.default_rng(derive_seed(0, "humans", dataset))
+    trials = {m: dict(_kept(dataset, raw[dataset][m])) for m in [*humans, "alpha"]}
+    conditions = sorted({k[0] for k in trials["alpha"]}, key=lambda c: repr(float(c)))
+    keys = {c: sorted(k for k in trials["alpha"] if k[0] == c) for c in conditions}
+    draws = {c: rng.multinomial(len(keys[c]), [1 / len(keys[c])] * len(keys[c]), size=20)
+             for c in conditions}  # fmt: skip
+    kappas = []
+    for b in range(20):
+        per_subject = []
+        for h in humans:
+            per = []
+            for c in conditions:
+                sample = [k for k, n in zip(keys[c], draws[c][b], strict=True) for _ in range(n)]
+                per.append(_kappa([trials["alpha"][k] for k in sample],
+                                  [trials[h][k] for k in sample])[2])  # fmt: skip
+            per_subject.append(statistics.fmean(per))
+        kappas.append(statistics.fmean(per_subject))
+    low, high = np.quantile(kappas, [0.025, 0.975])
+    assert result.error_consistency.low == pytest.approx(low, abs=1e-12)
+    assert result.error_consistency.high == pytest.approx(high, abs=1e-12)
+
+
+def test_comparison_errors(tmp_path):
+    from shapebias.metrics import compare_with_humans
+
+    raw = _folder(tmp_path)
+    humans = {m: t for m, t in raw["sketch"].items() if t.human}
+    with pytest.raises(ValueError, match="humans must map subject names"):
+        compare_with_humans("sketch", raw["sketch"]["alpha"], {"beta": raw["sketch"]["beta"]})
+    with pytest.raises(ValueError, match="must be a model's trials"):
+        compare_with_humans("sketch", humans["subject-01"], humans)
+    with pytest.raises(ValueError, match="do not align"):
+        compare_with_humans("sketch", raw["uniform-noise"]["alpha"], humans)
