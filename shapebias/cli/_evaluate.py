@@ -20,8 +20,9 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from shapebias import _card
-from shapebias.data import CueConflictDataset, ood_datasets, stimulus_folder
+from shapebias import _card, _human_card
+from shapebias._distributed import is_main_process
+from shapebias.data import CueConflictDataset, ood_datasets, read_raw_trials, stimulus_folder
 from shapebias.models import load_pretrained
 from shapebias.training import init_distributed
 
@@ -73,6 +74,14 @@ def add_parser(commands: Any) -> None:
     data.add_argument("--cue-conflict", help="folder <category>/<shape><i>-<texture><j>.png")
     data.add_argument("--shape-only", help="OOD condition for the null, e.g. silhouette")
     data.add_argument("--size", type=int, default=224, help="image side (default 224)")
+    data.add_argument(
+        "--humans", help="model-vs-human raw-data folder: compare the decisions on every --ood "
+        "set (and --cue-conflict) of the same name with its human trials",
+    )  # fmt: skip
+    data.add_argument(
+        "--name", help="the model's decision-maker name in the raw trials written to "
+        "OUT/raw-data (default: the weight file's name, '_' as '-')",
+    )  # fmt: skip
     evaluation = evaluate.add_argument_group("evaluation")
     evaluation.add_argument(
         "--eps", type=_fraction, help="L-inf budget for robust accuracy, e.g. 4/255"
@@ -120,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace, device: torch.device) -> int:
+    if args.humans and not (args.ood or args.cue_conflict):
+        raise SystemExit("shapebias evaluate: --humans needs --ood and/or --cue-conflict stimuli")
+    raw = read_raw_trials(args.humans) if args.humans else None  # bad raw data fails first
     model = load_pretrained(
         args.weights, args.arch, num_classes=args.num_classes, mean=args.mean, std=args.std,
         strict=not args.non_strict,
@@ -134,18 +146,45 @@ def _evaluate(args: argparse.Namespace, device: torch.device) -> int:
         attack_restarts=args.attack_restarts, attack_images=args.attack_images,
         shape_only=args.shape_only, autocast=_AUTOCAST[args.autocast],
     )  # fmt: skip
+    ood = ood_datasets(args.ood, **folders) if args.ood else {}
+    cue_conflict = CueConflictDataset(args.cue_conflict, **folders) if args.cue_conflict else None
     card = _card.evaluate_card(
         model,
         clean=stimulus_folder(args.clean, **folders) if args.clean else None,
-        ood=ood_datasets(args.ood, **folders) if args.ood else {},
-        cue_conflict=CueConflictDataset(args.cue_conflict, **folders)
-        if args.cue_conflict
-        else None,
+        ood=ood,
+        cue_conflict=cue_conflict,
         settings=settings,
         device=device,
         progress=args.progress,
     )
+    trials: list[Any] = []
+    if raw is not None:
+        card["humans"], trials = _compare_with_humans(
+            args, model, ood, cue_conflict, raw, settings, device
+        )
     card["provenance"] = _card.provenance(vars(args), args.weights, settings)
     for path in _card.write_card(card, args.out, f"{args.arch} ({args.weights})"):
         logger.info("wrote %s", path)
+    if is_main_process():
+        for path in _human_card.write_trials(trials, args.out):
+            logger.info("wrote %s", path)
     return 0
+
+
+def _compare_with_humans(
+    args: argparse.Namespace,
+    model: Any,
+    ood: dict[str, Any],
+    cue_conflict: Any,
+    raw: Any,
+    settings: _card.CardSettings,
+    device: torch.device,
+) -> tuple[dict[str, Any], list[Any]]:
+    """``--humans``: the model's decisions on each stimulus set with human trials."""
+    datasets = {**ood, **({"cue-conflict": cue_conflict} if cue_conflict is not None else {})}
+    first = next(iter(datasets.values()))[0][0][None].to(device)
+    mapped = _card.stimulus_model(model, first)
+    name = args.name or _human_card.model_name(args.weights)
+    return _human_card.human_section(
+        mapped, datasets, raw, name, lambda d: _card.data_loader(d, settings, device), settings
+    )
