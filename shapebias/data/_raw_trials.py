@@ -431,11 +431,11 @@ def write_raw_trials(trials: Trials, root: str | os.PathLike) -> Path:
         >>> import tempfile
         >>> from shapebias.data import Trials, read_raw_trials, write_raw_trials
         >>> trials = Trials.from_decisions("sketch", "my-model", ["cat"], ["cat"], ["a.png"])
-        >>> root = tempfile.mkdtemp()
-        >>> write_raw_trials(trials, root).name
-        'sketch_my-model_session-1.csv'
-        >>> read_raw_trials(root)["sketch"]["my-model"].correct.tolist()
-        [True]
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     path = write_raw_trials(trials, root)
+        ...     back = read_raw_trials(root)["sketch"]["my-model"]
+        >>> path.name, back.correct.tolist()
+        ('sketch_my-model_session-1.csv', [True])
     """
     if not isinstance(trials, Trials):
         raise TypeError(f"trials must be a Trials, got {type(trials).__name__}.")
