@@ -484,6 +484,8 @@ def human_benchmark(
             f"raw must hold human trials (decision-makers subject-01, ...) for at least one "
             f"dataset, got datasets {sorted(raw)} without any. Add the human raw data."
         )
+    for d in sorted(set(raw) - set(with_humans)):
+        logger.warning("dataset %r has no human trials: not scored", d)
     datasets = tuple(
         [d for d in BENCHMARK_DATASETS if d in with_humans]
         + sorted(d for d in with_humans if d not in BENCHMARK_DATASETS)
