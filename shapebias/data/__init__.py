@@ -22,6 +22,7 @@ Nothing here downloads anything. Constants:
   order of :class:`CueConflictDataset`, :func:`stimulus_folder` and :func:`ood_datasets`.
 """
 
+from shapebias._conditions import condition_key
 from shapebias._device_loader import DeviceLoader
 from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset
 from shapebias.data._loaders import (
@@ -35,7 +36,6 @@ from shapebias.data._raw_trials import (
     NO_RESPONSE,
     RAW_TRIAL_COLUMNS,
     Trials,
-    condition_key,
     cue_conflict_texture,
     image_id,
     is_human,

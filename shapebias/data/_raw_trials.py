@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from shapebias._conditions import condition_key
 from shapebias.data._stimuli import CATEGORIES_16
 
 __all__ = [
     "NO_RESPONSE",
     "RAW_TRIAL_COLUMNS",
     "Trials",
-    "condition_key",
     "cue_conflict_texture",
     "image_id",
     "is_human",
@@ -95,27 +95,6 @@ def cue_conflict_texture(imagename: str) -> str:
     """
     stem = image_id(imagename).rsplit(".", 1)[0]
     return "".join(c for c in stem.rsplit("-", 1)[-1] if not c.isdigit())
-
-
-def condition_key(condition: str) -> str:
-    """A condition's canonical text, so that equal conditions compare equal.
-
-    The same condition is spelt differently across files and tools (``0.90`` and ``0.9``,
-    ``1`` and ``1.0``, ``true`` and ``True``): numbers become their shortest float text,
-    booleans ``true``/``false``, missing values (``NaN``, empty) the empty string; any
-    other text is kept, lower-cased.
-
-    Example:
-        >>> from shapebias.data import condition_key
-        >>> condition_key("0.90"), condition_key("inf"), condition_key("True"), condition_key("NaN")
-        ('0.9', 'inf', 'true', '')
-    """
-    text = condition.strip().lower()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return "" if math.isnan(number) else repr(number)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from shapebias._conditions import condition_key
 from shapebias.metrics._class_map import IMAGENET_16_CLASS_MAP
 from shapebias.metrics._error_consistency import cohen_kappa
 from shapebias.metrics._shape_bias import ShapeBias, summarise_decisions
@@ -103,17 +104,6 @@ class TrialsLike(Protocol):
     def textures(self) -> np.ndarray: ...
 
 
-def _keys(texts: Sequence[str]) -> set[str]:
-    """:func:`shapebias.data.condition_key` of the exclusion lists (no data import here)."""
-    keys = set()
-    for text in texts:
-        try:
-            keys.add(repr(float(text)))
-        except ValueError:
-            keys.add(text.lower())
-    return keys
-
-
 def pair_statistics(
     accuracy_a: np.ndarray, accuracy_b: np.ndarray, observed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -179,7 +169,7 @@ def aligned_outcomes(dataset: str, trials: Mapping[str, TrialsLike]) -> Aligned:
         rows.append(t.correct[index])
         order[name] = index
     condition = np.array([k.split("\x1f", 1)[0] for k in reference.tolist()])
-    excluded = _keys(EXCLUDED_CONDITIONS.get(dataset, ()))
+    excluded = {condition_key(c) for c in EXCLUDED_CONDITIONS.get(dataset, ())}
     kept = ~np.isin(condition, list(excluded)) if excluded else np.ones(len(condition), bool)
     return Aligned(
         names=names,
