@@ -112,8 +112,9 @@ def _folder(tmp_path, seed=0):
     return read_raw_trials(tmp_path)
 
 
-def test_matches_the_literal_reference(tmp_path):
-    raw = _folder(tmp_path)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_the_literal_reference(tmp_path, seed):
+    raw = _folder(tmp_path, seed=seed)
     table = human_benchmark(raw)
     expected = _reference(raw, ["alpha", "beta"])
     keys = ("accuracy", "accuracy_difference", "observed_consistency", "error_consistency")
