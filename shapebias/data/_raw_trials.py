@@ -177,7 +177,8 @@ class Trials:
 
         Raises:
             ValueError: columns of different lengths, a category outside the 16, or a
-                decision-maker name that cannot be a file-name token.
+                decision-maker name that cannot be a file-name token or names a human
+                (``subject-...``).
         """
         size = len(object_response)
         conditions = [""] * size if condition is None else list(condition)
@@ -201,6 +202,11 @@ class Trials:
         )
         _check_token(dataset, "dataset")
         _check_token(decision_maker, "decision_maker")
+        if is_human(decision_maker):
+            raise ValueError(
+                f"decision_maker must not start with 'subject-', which names human observers, "
+                f"got {decision_maker!r}. Name the model, e.g. 'resnet50-linf4'."
+            )
         _check_categories(trials, f"the trials of {decision_maker!r} on {dataset!r}")
         return trials
 

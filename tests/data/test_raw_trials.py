@@ -168,5 +168,7 @@ def test_from_decisions_checks():
         Trials.from_decisions("edge", "m", ["cat"], ["tiger"], ["a.png"])
     with pytest.raises(ValueError, match="decision_maker must be a non-empty name"):
         Trials.from_decisions("edge", "a/b", ["cat"], ["cat"], ["a.png"])
+    with pytest.raises(ValueError, match="names human observers"):
+        Trials.from_decisions("edge", "subject-01", ["cat"], ["cat"], ["a.png"])
     with pytest.raises(TypeError, match="trials must be a Trials"):
         write_raw_trials("trials", ".")  # type: ignore[arg-type]
