@@ -24,6 +24,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_variable] = "1"
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
@@ -76,9 +77,13 @@ def synthetic(root: Path) -> None:
         for maker in makers:
             right = rng.random(n) < 0.6
             response = np.where(right, category, np.array(CATEGORIES_16)[rng.integers(16, size=n)])
-            trials = Trials.from_decisions(dataset, maker, response.tolist(), category.tolist(),
-                                           names, condition.tolist())  # fmt: skip
-            write_raw_trials(trials, root)
+            trials = Trials.from_decisions(
+                dataset, "synthetic", response.tolist(), category.tolist(), names,
+                condition.tolist(),
+            )  # fmt: skip
+            # Humans get their own name and reaction times (from_decisions makes models).
+            rt = np.full(n, 0.8) if maker.startswith("subject-") else trials.rt
+            write_raw_trials(dataclasses.replace(trials, decision_maker=maker, rt=rt), root)
 
 
 def main() -> int:
