@@ -27,7 +27,10 @@ from shapebias.metrics import (
     format_estimate,
 )
 
-__all__ = ["human_section", "humans_markdown", "model_name", "model_trials", "write_trials"]
+__all__ = [
+    "check_stimuli", "human_section", "humans_markdown", "model_name", "model_trials",
+    "write_trials",
+]  # fmt: skip
 
 logger = logging.getLogger("shapebias.card")
 
@@ -74,6 +77,22 @@ def model_trials(dataset: str, data: Dataset, decisions: torch.Tensor, name: str
         [Path(path).name for path, _ in samples],
         [_condition(dataset, Path(path)) for path, _ in samples],
     )  # fmt: skip
+
+
+def check_stimuli(
+    datasets: Mapping[str, Dataset], raw: Mapping[str, Mapping[str, Trials]], name: str
+) -> None:
+    """Fail before any model runs if a stimulus set does not align with its human trials.
+
+    Raises:
+        ValueError: the images of a stimulus set are not those the humans saw (named).
+    """
+    for dataset, data in datasets.items():
+        humans = {m: t for m, t in raw.get(dataset, {}).items() if t.human}
+        if humans:
+            labels = torch.tensor([label for _, label in data.samples])  # type: ignore[attr-defined]
+            compare_with_humans(dataset, model_trials(dataset, data, labels, name), humans,
+                                num_bootstrap=0)  # fmt: skip
 
 
 def human_section(

@@ -148,6 +148,9 @@ def _evaluate(args: argparse.Namespace, device: torch.device) -> int:
     )  # fmt: skip
     ood = ood_datasets(args.ood, **folders) if args.ood else {}
     cue_conflict = CueConflictDataset(args.cue_conflict, **folders) if args.cue_conflict else None
+    human_sets = {**ood, **({"cue-conflict": cue_conflict} if cue_conflict is not None else {})}
+    if raw is not None:  # misaligned stimuli fail before the model runs
+        _human_card.check_stimuli(human_sets, raw, _name(args))
     card = _card.evaluate_card(
         model,
         clean=stimulus_folder(args.clean, **folders) if args.clean else None,
@@ -160,7 +163,7 @@ def _evaluate(args: argparse.Namespace, device: torch.device) -> int:
     trials: list[Any] = []
     if raw is not None:
         card["humans"], trials = _compare_with_humans(
-            args, model, ood, cue_conflict, raw, settings, device
+            args, model, human_sets, raw, settings, device
         )
     card["provenance"] = _card.provenance(vars(args), args.weights, settings)
     for path in _card.write_card(card, args.out, f"{args.arch} ({args.weights})"):
@@ -174,17 +177,19 @@ def _evaluate(args: argparse.Namespace, device: torch.device) -> int:
 def _compare_with_humans(
     args: argparse.Namespace,
     model: Any,
-    ood: dict[str, Any],
-    cue_conflict: Any,
+    datasets: dict[str, Any],
     raw: Any,
     settings: _card.CardSettings,
     device: torch.device,
 ) -> tuple[dict[str, Any], list[Any]]:
     """``--humans``: the model's decisions on each stimulus set with human trials."""
-    datasets = {**ood, **({"cue-conflict": cue_conflict} if cue_conflict is not None else {})}
     first = next(iter(datasets.values()))[0][0][None].to(device)
     mapped = _card.stimulus_model(model, first)
-    name = args.name or _human_card.model_name(args.weights)
     return _human_card.human_section(
-        mapped, datasets, raw, name, lambda d: _card.data_loader(d, settings, device), settings
-    )
+        mapped, datasets, raw, _name(args), lambda d: _card.data_loader(d, settings, device),
+        settings,
+    )  # fmt: skip
+
+
+def _name(args: argparse.Namespace) -> str:
+    return args.name or _human_card.model_name(args.weights)
