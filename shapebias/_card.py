@@ -19,10 +19,13 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from shapebias import attacks, metrics
 from shapebias._distributed import is_main_process, rank_and_world
 from shapebias._environment import environment_record
+from shapebias._human_card import humans_markdown
 from shapebias.data import CATEGORIES_16, DeviceLoader
 from shapebias.metrics import IMAGENET_16_CLASS_MAP, CategoryModel, format_estimate
 
-__all__ = ["CardSettings", "evaluate_card", "file_sha256", "stimulus_model", "write_card"]
+__all__ = [
+    "CardSettings", "data_loader", "evaluate_card", "file_sha256", "stimulus_model", "write_card",
+]  # fmt: skip
 
 logger = logging.getLogger("shapebias.card")
 
@@ -75,7 +78,8 @@ def stimulus_model(model: Callable[[torch.Tensor], torch.Tensor], images: torch.
     )
 
 
-def _loader(dataset: Dataset, settings: CardSettings, device: torch.device) -> DeviceLoader:
+def data_loader(dataset: Dataset, settings: CardSettings, device: torch.device) -> DeviceLoader:
+    """The card's loader: ``dataset`` in order, in batches, moved to ``device``."""
     loader = DataLoader(
         dataset,
         batch_size=settings.batch_size,
@@ -84,6 +88,9 @@ def _loader(dataset: Dataset, settings: CardSettings, device: torch.device) -> D
         persistent_workers=False,
     )
     return DeviceLoader(loader, device)
+
+
+_loader = data_loader
 
 
 def _first_images(datasets: Mapping[str, Dataset], device: torch.device) -> torch.Tensor:
@@ -268,6 +275,8 @@ def card_markdown(card: Mapping[str, Any], title: str) -> str:
             f"over {robust['total']} images"
         )
         lines.append("")
+    if "humans" in card:
+        lines += humans_markdown(card["humans"])
     lines += ["## Provenance", "", "```json", json.dumps(card["provenance"], indent=2), "```", ""]
     lines.append("Intervals: percentile bootstrap over images, 95 %.")
     return "\n".join(lines)

@@ -21,7 +21,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from shapebias import _card
+from shapebias import _card, _human_card
+from shapebias._distributed import is_main_process
 from shapebias.cli._errors import (
     UsageError,
     check_count,
@@ -29,7 +30,7 @@ from shapebias.cli._errors import (
     check_finite,
     check_output_folder,
 )
-from shapebias.data import CueConflictDataset, ood_datasets, stimulus_folder
+from shapebias.data import CueConflictDataset, ood_datasets, read_raw_trials, stimulus_folder
 from shapebias.models import check_architecture_name, load_pretrained
 from shapebias.training import init_distributed
 
@@ -81,6 +82,14 @@ def add_parser(commands: Any) -> None:
     data.add_argument("--cue-conflict", help="folder <category>/<shape><i>-<texture><j>.png")
     data.add_argument("--shape-only", help="OOD condition for the null, e.g. silhouette")
     data.add_argument("--size", type=int, default=224, help="image side (default 224)")
+    data.add_argument(
+        "--humans", help="model-vs-human raw-data folder: compare the decisions on every --ood "
+        "set (and --cue-conflict) of the same name with its human trials",
+    )  # fmt: skip
+    data.add_argument(
+        "--name", help="the model's decision-maker name in the raw trials written to "
+        "OUT/raw-data (default: the weight file's name, '_' as '-')",
+    )  # fmt: skip
     evaluation = evaluate.add_argument_group("evaluation")
     evaluation.add_argument(
         "--eps", type=_fraction, help="L-inf budget for robust accuracy, e.g. 4/255"
@@ -175,6 +184,10 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise UsageError("--shape-only names an OOD condition, so it needs --ood.")
         check_existing(Path(args.ood) / args.shape_only, "--shape-only", "folder",
                        f" It must be a condition folder of --ood {args.ood}.")  # fmt: skip
+    if args.humans is not None:
+        check_existing(args.humans, "--humans", "folder")
+        if not (args.ood or args.cue_conflict):
+            raise UsageError("--humans needs --ood and/or --cue-conflict stimuli to compare on.")
     if args.device is not None:
         _check_device(args.device)
     check_output_folder(args.out)
@@ -192,6 +205,7 @@ def _check_device(text: str) -> None:
 
 
 def _evaluate(args: argparse.Namespace, device: torch.device) -> int:
+    raw = read_raw_trials(args.humans) if args.humans else None  # bad raw data fails first
     model = load_pretrained(
         args.weights, args.arch, num_classes=args.num_classes, mean=args.mean, std=args.std,
         strict=not args.non_strict,
@@ -206,18 +220,50 @@ def _evaluate(args: argparse.Namespace, device: torch.device) -> int:
         attack_restarts=args.attack_restarts, attack_images=args.attack_images,
         shape_only=args.shape_only, autocast=_AUTOCAST[args.autocast],
     )  # fmt: skip
+    ood = ood_datasets(args.ood, **folders) if args.ood else {}
+    cue_conflict = CueConflictDataset(args.cue_conflict, **folders) if args.cue_conflict else None
+    human_sets = {**ood, **({"cue-conflict": cue_conflict} if cue_conflict is not None else {})}
+    if raw is not None:  # misaligned stimuli fail before the model runs
+        _human_card.check_stimuli(human_sets, raw, _name(args))
     card = _card.evaluate_card(
         model,
         clean=stimulus_folder(args.clean, **folders) if args.clean else None,
-        ood=ood_datasets(args.ood, **folders) if args.ood else {},
-        cue_conflict=CueConflictDataset(args.cue_conflict, **folders)
-        if args.cue_conflict
-        else None,
+        ood=ood,
+        cue_conflict=cue_conflict,
         settings=settings,
         device=device,
         progress=args.progress,
     )
+    trials: list[Any] = []
+    if raw is not None:
+        card["humans"], trials = _compare_with_humans(
+            args, model, human_sets, raw, settings, device
+        )
     card["provenance"] = _card.provenance(vars(args), args.weights, settings)
     for path in _card.write_card(card, args.out, f"{args.arch} ({args.weights})"):
         logger.info("wrote %s", path)
+    if is_main_process():
+        for path in _human_card.write_trials(trials, args.out):
+            logger.info("wrote %s", path)
     return 0
+
+
+def _compare_with_humans(
+    args: argparse.Namespace,
+    model: Any,
+    datasets: dict[str, Any],
+    raw: Any,
+    settings: _card.CardSettings,
+    device: torch.device,
+) -> tuple[dict[str, Any], list[Any]]:
+    """``--humans``: the model's decisions on each stimulus set with human trials."""
+    first = next(iter(datasets.values()))[0][0][None].to(device)
+    mapped = _card.stimulus_model(model, first)
+    return _human_card.human_section(
+        mapped, datasets, raw, _name(args), lambda d: _card.data_loader(d, settings, device),
+        settings,
+    )  # fmt: skip
+
+
+def _name(args: argparse.Namespace) -> str:
+    return args.name or _human_card.model_name(args.weights)

@@ -16,10 +16,13 @@ Nothing here downloads anything. Constants:
   from standard models alone (see the calibration page of the docs); the dataset's own
   defaults stay the original images.
 - ``IMAGE_EXTENSIONS``: the file endings :func:`image_folder` accepts by default.
+- ``RAW_TRIAL_COLUMNS`` and ``NO_RESPONSE``: the columns of a model-vs-human raw-trial CSV
+  and the human response that means "no answer" (``"na"``, counted as wrong).
 - ``CATEGORIES_16``: Geirhos et al.'s 16 entry-level categories, alphabetical: the label
   order of :class:`CueConflictDataset`, :func:`stimulus_folder` and :func:`ood_datasets`.
 """
 
+from shapebias._conditions import condition_key
 from shapebias._device_loader import DeviceLoader
 from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset
 from shapebias.data._loaders import (
@@ -28,6 +31,16 @@ from shapebias.data._loaders import (
     cifar10,
     image_folder,
     tiny_imagenet,
+)
+from shapebias.data._raw_trials import (
+    NO_RESPONSE,
+    RAW_TRIAL_COLUMNS,
+    Trials,
+    cue_conflict_texture,
+    image_id,
+    is_human,
+    read_raw_trials,
+    write_raw_trials,
 )
 from shapebias.data._samples import SAMPLE_NAMES, sample_images
 from shapebias.data._shape_texture import (
@@ -54,6 +67,8 @@ __all__ = [
     "CATEGORIES_16",
     "DEFAULT_TEXTURE_CONTRAST",
     "IMAGE_EXTENSIONS",
+    "NO_RESPONSE",
+    "RAW_TRIAL_COLUMNS",
     "SAMPLE_NAMES",
     "SHAPES",
     "SHAPE_TEXTURE_AXES",
@@ -66,12 +81,19 @@ __all__ = [
     "ImageFileDataset",
     "ItemSpec",
     "ShapeTextureDataset",
+    "Trials",
     "caltech256",
     "cifar10",
+    "condition_key",
+    "cue_conflict_texture",
     "image_folder",
+    "image_id",
+    "is_human",
     "ood_datasets",
+    "read_raw_trials",
     "sample_images",
     "stimulus_folder",
     "stimulus_transform",
     "tiny_imagenet",
+    "write_raw_trials",
 ]

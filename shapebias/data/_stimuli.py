@@ -34,6 +34,11 @@ the stimulus datasets and the key order of :data:`shapebias.metrics.IMAGENET_16_
 _CUE_LAYOUT = "root/<category>/<shape><i>-<texture><j>.png, e.g. root/cat/cat3-elephant1.png"
 _FOLDER_LAYOUT = "root/<category>/<image files>, categories among CATEGORIES_16"
 _OOD_LAYOUT = "root/<condition>/<category>/<image files>, e.g. root/stylized/dog/0001.png"
+_SESSION_LAYOUT = (
+    "root/<dataset>/dnn/session-<k>/<n>_<tag>_dnn_<condition>_<category>_<...>.png, as in "
+    "model-vs-human's datasets"
+)
+_SESSION_CATEGORY = 4  # the category field of a model-vs-human session stimulus name
 _CUE_NAME = re.compile(r"(?P<shape>[a-z_]+?)\d+-(?P<texture>[a-z_]+?)\d+")
 _SHOWN = 5
 
@@ -256,7 +261,11 @@ def ood_datasets(
     """Out-of-distribution conditions, ``root/<condition>/<category>/…``: one dataset each.
 
     Every sub-folder of ``root`` is a condition (sorted by name), read by
-    :func:`stimulus_folder` with the same arguments.
+    :func:`stimulus_folder` with the same arguments. A sub-folder in model-vs-human's own
+    layout, ``<dataset>/dnn/session-<k>/<n>_<tag>_dnn_<condition>_<category>_...png`` (its
+    parametric datasets, sketch and stylized), is read with the category from the fifth
+    ``_``-field of each file name, so ``ood_datasets("model-vs-human/datasets")`` reads
+    all 17 datasets.
 
     Returns:
         condition name -> ImageFileDataset of ``(image, label)``.
@@ -264,7 +273,8 @@ def ood_datasets(
     Raises:
         FileNotFoundError: ``root`` missing or without condition folders, or a condition
             without images.
-        ValueError: a category folder outside ``categories`` (named with its condition).
+        ValueError: a category folder outside ``categories`` (named with its condition), or
+            a session stimulus whose name carries no category among them.
 
     Example:
         >>> from shapebias.data import ood_datasets
@@ -277,9 +287,33 @@ def ood_datasets(
     if not conditions:
         raise FileNotFoundError(f"{folder} holds no condition folders. Expected {_OOD_LAYOUT}.")
     return {
-        condition.name: stimulus_folder(
+        condition.name: _session_folder(condition, categories, size, transform, extensions)
+        if (condition / "dnn").is_dir()
+        else stimulus_folder(
             condition, categories=categories, size=size, transform=transform,
             extensions=extensions,
         )
         for condition in conditions
     }  # fmt: skip
+
+
+def _session_folder(
+    folder: Path,
+    categories: Sequence[str],
+    size: int | None,
+    transform: Any,
+    extensions: Sequence[str],
+) -> ImageFileDataset:
+    """model-vs-human's ``<dataset>/dnn/session-<k>/`` stimuli: the category is in the name."""
+    names = _check_categories(categories)
+    samples, bad = [], []
+    for path in _files(folder / "dnn", extensions, _SESSION_LAYOUT):
+        fields = path.stem.split("_")
+        category = fields[_SESSION_CATEGORY] if len(fields) > _SESSION_CATEGORY else ""
+        if category in names:
+            samples.append((path, names.index(category)))
+        else:
+            bad.append(f"{path.relative_to(folder)} (category {category!r})")
+    if bad:
+        raise _offenders(folder, bad, _SESSION_LAYOUT)
+    return ImageFileDataset(samples, names, _composed(size, transform))

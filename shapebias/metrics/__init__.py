@@ -1,5 +1,6 @@
 """Metrics: accuracy on distorted test sets, shape bias, error consistency, saliency metrics,
-and seed-paired statistics for comparing model sets (paired difference, Holm, verdicts)."""
+the model-vs-human benchmark from raw trials, and seed-paired statistics for comparing
+model sets (paired difference, Holm, verdicts)."""
 
 from shapebias.metrics._bootstrap import Estimate
 from shapebias.metrics._category_model import CategoryModel
@@ -10,6 +11,20 @@ from shapebias.metrics._distortion_accuracy import (
     distortion_accuracy,
 )
 from shapebias.metrics._error_consistency import ErrorConsistency, error_consistency
+from shapebias.metrics._human_benchmark import (
+    BENCHMARK_DATASETS,
+    EXCLUDED_CONDITIONS,
+    HUMAN_ROW,
+    NONPARAMETRIC_DATASETS,
+    BenchmarkRow,
+    DatasetScores,
+    HumanBenchmark,
+    average_ranks,
+    human_benchmark,
+    mean_rank,
+)
+from shapebias.metrics._human_comparison import HumanComparison, compare_with_humans
+from shapebias.metrics._human_figures import plot_consistency, plot_shape_bias_per_category
 from shapebias.metrics._null import texture_blind_null
 from shapebias.metrics._paired import (
     AT_DID_NOT_FIT,
@@ -35,29 +50,43 @@ from shapebias.metrics._tables import format_estimate
 
 __all__ = [
     "AT_DID_NOT_FIT",
+    "BENCHMARK_DATASETS",
     "CANNOT_DISCRIMINATE",
+    "EXCLUDED_CONDITIONS",
     "HOLDS",
+    "HUMAN_ROW",
     "IMAGENET_16_CLASS_MAP",
+    "NONPARAMETRIC_DATASETS",
     "NO_DIFFERENCE",
     "REVERSED",
     "VERDICTS",
+    "BenchmarkRow",
     "CategoryModel",
+    "DatasetScores",
     "DistortionAccuracy",
     "ErrorConsistency",
     "Estimate",
     "Holm",
+    "HumanBenchmark",
+    "HumanComparison",
     "PairedDifference",
     "ShapeBias",
     "accuracy_table",
     "aggregate_probabilities",
+    "average_ranks",
+    "compare_with_humans",
     "concentration",
     "distortion_accuracy",
     "edge_alignment",
     "error_consistency",
     "format_estimate",
     "holm",
+    "human_benchmark",
     "image_edges",
+    "mean_rank",
     "paired_difference",
+    "plot_consistency",
+    "plot_shape_bias_per_category",
     "saliency_similarity",
     "shape_bias",
     "shape_bias_table",

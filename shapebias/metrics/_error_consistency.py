@@ -11,7 +11,7 @@ from shapebias._seeds import derive_seed
 from shapebias.metrics._bootstrap import Estimate, estimate, resample_counts
 from shapebias.metrics._checks import check_bootstrap, check_outcomes
 
-__all__ = ["ErrorConsistency", "error_consistency"]
+__all__ = ["ErrorConsistency", "cohen_kappa", "error_consistency"]
 
 # Outcome cells per sample: index = 2 * right_a + right_b.
 _BOTH_WRONG, _ONLY_B, _ONLY_A, _BOTH_RIGHT = 0, 1, 2, 3
@@ -46,14 +46,29 @@ class ErrorConsistency:
         return {**dataclasses.asdict(self), "kappa": self.kappa.to_dict()}
 
 
+def cohen_kappa(
+    observed: np.ndarray, accuracy_a: np.ndarray, accuracy_b: np.ndarray, *, degenerate: float
+) -> np.ndarray:
+    """Cohen's kappa from the observed agreement and the two accuracies, elementwise.
+
+    ``(c_obs - c_exp) / (1 - c_exp)`` with ``c_exp = p_a p_b + (1 - p_a)(1 - p_b)``. Where
+    ``c_exp == 1`` (both observers always right, or both always wrong, so ``c_obs == 1``)
+    the ratio is 0/0 and the result is ``degenerate``: NaN for :func:`error_consistency`
+    (nothing to compare), 1 for the model-vs-human benchmark, which defines kappa as 1
+    wherever ``c_obs == 1`` (elsewhere ``c_obs == 1`` gives exactly 1 anyway).
+    """
+    expected = accuracy_a * accuracy_b + (1 - accuracy_a) * (1 - accuracy_b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = (observed - expected) / (1 - expected)
+    return np.where(expected < 1, kappa, degenerate)
+
+
 def _kappa(counts: np.ndarray) -> np.ndarray:
     total = counts.sum(1)
     observed = (counts[:, _BOTH_RIGHT] + counts[:, _BOTH_WRONG]) / total
     p_a = (counts[:, _ONLY_A] + counts[:, _BOTH_RIGHT]) / total
     p_b = (counts[:, _ONLY_B] + counts[:, _BOTH_RIGHT]) / total
-    expected = p_a * p_b + (1 - p_a) * (1 - p_b)
-    # c_exp == 1 only when both observers are always right or always wrong.
-    return np.where(expected < 1, (observed - expected) / (1 - expected), np.nan)
+    return cohen_kappa(observed, p_a, p_b, degenerate=np.nan)
 
 
 def error_consistency(

@@ -28,7 +28,7 @@ from shapebias.metrics._tables import MISSING, check_results, format_estimate, m
 from shapebias.models import warn_if_train_mode
 from shapebias.models._stacked import check_unstacked
 
-__all__ = ["ShapeBias", "shape_bias", "shape_bias_table"]
+__all__ = ["ShapeBias", "shape_bias", "shape_bias_table", "summarise_decisions"]
 
 # Outcome of one cue-conflict image: which cue the decision matched.
 _SHAPE, _TEXTURE, _OTHER = 0, 1, 2
@@ -206,7 +206,7 @@ def shape_bias(
     )
     decide.check_labels(shapes, textures)
     names = _class_names(checked_map, class_names, decide.num_classes)
-    return _summarise(
+    return summarise_decisions(
         decisions, shapes, textures, names, seed=seed, confidence=confidence,
         num_bootstrap=num_bootstrap,
     )  # fmt: skip
@@ -259,7 +259,7 @@ def _class_names(
     return names
 
 
-def _summarise(
+def summarise_decisions(
     decisions: torch.Tensor,
     shapes: torch.Tensor,
     textures: torch.Tensor,
