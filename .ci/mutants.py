@@ -10,6 +10,7 @@ not part of ``.ci/run``::
     python .ci/mutants.py                  # every mutant, its own tests (a few minutes)
     python .ci/mutants.py apgd-increase-tie fab-restart-clean   # chosen ones
     python .ci/mutants.py --without-new    # as if the slip-catching test files did not exist
+    python .ci/mutants.py --new-only       # only those files (seconds per mutant)
     python .ci/mutants.py --list
 
 Exit status 1 when a mutant survives.
@@ -36,7 +37,7 @@ NEW_FILES = (
     "tests/attacks/test_ensemble_slips.py",
     "tests/metrics/test_decision_rule_slips.py",
     "tests/models/test_layout_slips.py",
-    "tests/data/test_cue_name_slips.py",
+    "tests/data/test_stimulus_layouts.py",
     "tests/test_card_values.py",
 )
 
@@ -118,6 +119,11 @@ MUTANTS = (
     Mutant("bias-group-texture", SB, "torch.unique(shapes[conflict], return_inverse=True)",
            "torch.unique(textures[conflict], return_inverse=True)", T_MET,
            "per-class shape bias grouped by texture class"),
+    Mutant("bias-conflict-count", SB, "conflict_images=int(conflict.sum()),",
+           "conflict_images=len(shapes),", T_MET + T_CARD,
+           "images with equal cues counted as cue-conflict images"),
+    Mutant("masking-no-earlier", M, "if free and earlier and count:", "if free and count:",
+           T_ATT, "Square alone (no gradient attack before it) flagged as masking"),
     Mutant("null-denominator", "shapebias/metrics/_null.py", "(1 - s) / (k - 1)", "(1 - s) / k",
            T_MET, "null with K instead of K - 1 other classes"),
     Mutant("load-module-once", P, "    while state and all(k.startswith(prefix) for k in state):",
@@ -132,6 +138,9 @@ MUTANTS = (
            "the stacked BatchNorm drops a non-default eps"),
     Mutant("cue-name-prefix", STIM, "_CUE_NAME.fullmatch(path.stem)", "_CUE_NAME.match(path.stem)",
            T_DATA, "a file name with trailing text (a copy) is read as one more stimulus"),
+    Mutant("files-hidden", "shapebias/_images.py",
+           '        and not any(part.startswith(".") for part in p.relative_to(folder).parts)\n',
+           "", T_DATA, "hidden files and folders (.ipynb_checkpoints, macOS ._) read as images"),
     Mutant("folder-label-position", STIM,
            "(path, names.index(category.name))\n        for category in _category_dirs",
            "(path, position)\n        for position, category in enumerate(_category_dirs",
@@ -142,6 +151,9 @@ MUTANTS = (
     Mutant("card-null-classes", CARD, "metrics.texture_blind_null(accuracy, len(CATEGORIES_16))",
            "metrics.texture_blind_null(accuracy, 1000)", T_CARD,
            "the null uses the model's 1000 classes, not the 16 categories"),
+    Mutant("card-null-condition", CARD, 'accuracy = card["accuracy"][settings.shape_only]["value"]',
+           'accuracy = card["accuracy"]["clean"]["value"]', T_CARD,
+           "the null computed from the clean accuracy, not the shape-only condition's"),
     Mutant("card-attack-images", CARD, "range(min(settings.attack_images, len(clean)))",
            "range(min(settings.attack_images, len(clean)) - 1)", T_CARD,
            "one image fewer attacked than asked"),
@@ -151,7 +163,7 @@ MUTANTS = (
 )  # fmt: skip
 
 
-def run(mutant: Mutant, without_new: bool) -> bool:
+def run(mutant: Mutant, without_new: bool, new_only: bool = False) -> bool:
     """Plant ``mutant``, run its tests; True when the tests fail (the slip is caught)."""
     file = ROOT / mutant.path
     original = file.read_text()
@@ -159,6 +171,8 @@ def run(mutant: Mutant, without_new: bool) -> bool:
         raise SystemExit(f"{mutant.name}: the snippet occurs {original.count(mutant.old)} times")
     ignore = [f"--ignore={f}" for f in NEW_FILES] if without_new else []
     tests = [t for t in mutant.tests if not (without_new and t in NEW_FILES)]
+    if new_only:
+        tests = [f for f in NEW_FILES if any(f.startswith(t) for t in mutant.tests)]
     try:
         file.write_text(original.replace(mutant.old, mutant.new))
         command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *ignore]
@@ -175,6 +189,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="mutants to run (default: all)")
     parser.add_argument("--without-new", action="store_true", help="leave out NEW_FILES")
+    parser.add_argument("--new-only", action="store_true", help="run only NEW_FILES")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     args = parser.parse_args()
     # restore the planted file also when stopped: SIGTERM, and SIGINT in a background job
@@ -188,10 +203,11 @@ def main() -> int:
     survivors = 0
     for mutant in chosen:
         start = time.perf_counter()
-        caught = run(mutant, args.without_new)
+        caught = run(mutant, args.without_new, args.new_only)
         survivors += not caught
         verdict = "caught" if caught else "SURVIVED"
-        print(f"{verdict:8} {mutant.name:24} {time.perf_counter() - start:5.0f} s  {mutant.why}")
+        elapsed = time.perf_counter() - start
+        print(f"{verdict:8} {mutant.name:24} {elapsed:5.0f} s  {mutant.why}", flush=True)
     print(f"{len(chosen) - survivors} of {len(chosen)} caught")
     return 1 if survivors else 0
 
