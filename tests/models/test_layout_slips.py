@@ -68,3 +68,23 @@ def test_stacked_batchnorm_keeps_eps_and_momentum(momentum):
     with torch.no_grad():
         expected = torch.cat([m.eval()(x) for m, x in zip(separate, test.chunk(2), strict=True)])
         torch.testing.assert_close(stack(test), expected)
+
+
+def _odd_conv_cnn(seed):
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(4, 6, 3, padding=2, dilation=2, groups=2, bias=False, padding_mode="circular"),
+        nn.ReLU(), nn.Conv2d(6, 6, 3, stride=2, groups=3), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(6, 3, bias=False),
+    ).double()  # fmt: skip
+
+
+def test_stacked_convolutions_keep_groups_dilation_padding_mode_and_bias():
+    """Slips caught: the widened Conv2d built without the members' groups (``groups=S``),
+    dilation or padding mode."""
+    members = [_odd_conv_cnn(seed).eval() for seed in (0, 1, 2)]
+    stack = StackedModels(members).eval()
+    images = torch.rand(6, 4, 8, 8, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    with torch.no_grad():
+        expected = torch.cat([m(x) for m, x in zip(members, images.chunk(3), strict=True)])
+        torch.testing.assert_close(stack(images), expected, rtol=0, atol=1e-12)
