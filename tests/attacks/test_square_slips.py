@@ -40,4 +40,6 @@ def test_equal_margins_are_not_accepted(norm, eps):
         generator=torch.Generator().manual_seed(4),
     )  # fmt: skip
     torch.testing.assert_close(adv, expected, atol=1e-10, rtol=0)
-    assert int(fooled.sum()) < 6  # some samples run every query
+    # nobody is fooled: every sample runs all 50 queries in a batch that never shrinks,
+    # so equal inputs give bitwise equal margins on any kernel and ties stay ties
+    assert not bool(fooled.any())
