@@ -43,3 +43,20 @@ def test_equal_margins_are_not_accepted(norm, eps):
     # nobody is fooled: every sample runs all 50 queries in a batch that never shrinks,
     # so equal inputs give bitwise equal margins on any kernel and ties stay ties
     assert not bool(fooled.any())
+
+
+@pytest.mark.parametrize("size", [5, 4])
+def test_l2_windows_as_large_as_the_image(size):
+    """Slip caught: ``>=`` for ``>`` when shrinking an L2 window that does not fit. At 5 x 5
+    the first window (side 5) is the whole image and must stay so; at 4 x 4 the odd side
+    5 does not fit and shrinks to 3."""
+    model = linear_model(num_classes=4, channels=3, size=size, seed=1).double()
+    images = seeded_images(4, size=size).double()
+    with torch.no_grad():
+        labels = model(images).argmax(1)
+    kwargs = {"eps": 0.3, "norm": "l2", "queries": 6}
+    adv = square(model, images, labels, generator=torch.Generator().manual_seed(2), **kwargs)
+    expected, _ = reference_square(
+        model, images, labels, p_init=0.8, generator=torch.Generator().manual_seed(2), **kwargs
+    )
+    torch.testing.assert_close(adv, expected, atol=1e-10, rtol=0)
