@@ -85,3 +85,16 @@ def test_robustness_curve_given_budgets_largest_first():
     )  # fmt: skip
     assert list(curve) == [0.2, 0.0]
     assert curve[0.0].robust == curve[0.0].clean == 14 / 16 and curve[0.2].robust < 14 / 16
+
+
+def test_square_before_any_gradient_attack_is_no_sign_of_masking():
+    """Slip caught: the masking warning without its second condition (a gradient attack
+    ran before the black-box one): Square alone, or first, breaks samples on any model."""
+    model, images, labels = mlp_task(n=16, seed=0, wrong=0)
+    square = Square(eps=0.1, queries=30, generator=torch.Generator().manual_seed(0))
+    gradient = APGD(eps=0.1, steps=2, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        alone = robust_accuracy(model, (images, labels), square, progress=False)
+        first = robust_accuracy(model, (images, labels), [square, gradient], progress=False)
+    assert alone.robust < alone.clean and int((first.broken_by == 0).sum()) > 0
