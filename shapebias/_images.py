@@ -22,11 +22,19 @@ def image_files(
 ) -> list[Path]:
     """The files in ``folder`` (and below it, with ``recursive``) with one of ``extensions``.
 
-    Sorted by path; endings compare case-insensitively.
+    Sorted by path; endings compare case-insensitively. Hidden entries (a name starting
+    with ``.``: a notebook's ``.ipynb_checkpoints`` copies, macOS ``._`` files) are not
+    images and are skipped, files and folders alike.
     """
     endings = tuple(ending.lower() for ending in extensions)
     candidates = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in candidates if p.suffix.lower() in endings and p.is_file())
+    return sorted(
+        p
+        for p in candidates
+        if p.suffix.lower() in endings
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and p.is_file()
+    )
 
 
 def read_image(path: str | os.PathLike) -> torch.Tensor:
