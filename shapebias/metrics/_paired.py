@@ -277,19 +277,6 @@ def paired_difference(
     observed = float(differences.mean())
     if method == "auto":
         method = "crossed" if len(at_values) > 1 else "images"
-    common = {
-        "at": tuple(at_stat),
-        "baseline": tuple(base_stat),
-        "lower": int((differences < 0).sum()),
-        "higher": int((differences > 0).sum()),
-        "confidence": float(confidence),
-        "method": method,
-        "sign_flip_p": (
-            sign_flip_p(differences, seed=derive_seed(seed, "sign flip"))
-            if len(differences) >= _MIN_SIGN_FLIP_SEEDS
-            else math.nan
-        ),
-    }
     if method == "nested bootstrap":
         replicates = _hierarchical_replicates(
             [
@@ -302,36 +289,42 @@ def paired_difference(
         interval = estimate(
             lambda columns: columns[:, 0], np.array([observed]), replicates[:, None], confidence
         )
-        return PairedDifference(
-            difference=interval,
-            p_value=_two_sided_p(replicates),
-            num_bootstrap=int(num_bootstrap),
-            **common,
+        p, standard_error, df, note = _two_sided_p(replicates), math.nan, math.nan, ""
+    else:
+        if method == "crossed" and len(at_values) < 2:
+            raise ValueError(
+                f"method='crossed' needs at least 2 seeds (a seed-level interval), got "
+                f"{len(at_values)}. For one seed (e.g. a downloaded checkpoint pair) use "
+                "method='images' or 'auto': an image-level interval that does not cover "
+                "training randomness."
+            )
+        _require_shared_items(at_values, method)
+        table = pseudo_values(np.stack(at_values), np.stack(at_den)) - pseudo_values(
+            np.stack(base_values), np.stack(base_den)
         )
-    if method == "crossed" and len(at_values) < 2:
-        raise ValueError(
-            f"method='crossed' needs at least 2 seeds (a seed-level interval), got "
-            f"{len(at_values)}. For one seed (e.g. a downloaded checkpoint pair) use "
-            "method='images' or 'auto': an image-level interval that does not cover "
-            "training randomness."
-        )
-    _require_shared_items(at_values, method)
-    table = pseudo_values(np.stack(at_values), np.stack(at_den)) - pseudo_values(
-        np.stack(base_values), np.stack(base_den)
-    )
-    parts = decompose(table, seeds_random=method == "crossed")
-    low, high, p = t_interval(
-        observed, parts.standard_error, parts.degrees_of_freedom, float(confidence)
-    )
-    note = "" if method == "crossed" else ONE_SEED if len(at_values) == 1 else IMAGES_ONLY
+        parts = decompose(table, seeds_random=method == "crossed")
+        standard_error, df = parts.standard_error, parts.degrees_of_freedom
+        low, high, p = t_interval(observed, standard_error, df, float(confidence))
+        interval = Estimate(observed, low, high)
+        note = "" if method == "crossed" else ONE_SEED if len(at_values) == 1 else IMAGES_ONLY
     return PairedDifference(
-        difference=Estimate(observed, low, high),
+        difference=interval,
+        at=tuple(at_stat),
+        baseline=tuple(base_stat),
+        lower=int((differences < 0).sum()),
+        higher=int((differences > 0).sum()),
         p_value=p,
-        num_bootstrap=0,
-        standard_error=parts.standard_error,
-        degrees_of_freedom=parts.degrees_of_freedom,
+        confidence=float(confidence),
+        num_bootstrap=int(num_bootstrap) if method == "nested bootstrap" else 0,
+        method=method,
+        standard_error=standard_error,
+        degrees_of_freedom=df,
+        sign_flip_p=(
+            sign_flip_p(differences, seed=derive_seed(seed, "sign flip"))
+            if len(differences) >= _MIN_SIGN_FLIP_SEEDS
+            else math.nan
+        ),
         note=note,
-        **common,
     )
 
 

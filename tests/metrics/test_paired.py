@@ -300,3 +300,32 @@ def test_verdict_errors(kwargs, error, message):
         verdict(UP, **arguments)
     with pytest.raises(TypeError, match="difference must be a PairedDifference"):
         verdict(0.1, expected="higher", reference_accuracy=0.7, chance=0.25, floor=0.05)
+
+
+def test_holm_at_the_exact_alpha_boundary():
+    # 2 * 0.025 is exactly 0.05 in binary floating point: adjusted == alpha is rejected.
+    at_boundary = holm([0.025, 0.5], alpha=0.05)
+    assert at_boundary.adjusted[0] == 0.05 and at_boundary.rejected == (True, False)
+    just_above = holm([math.nextafter(0.025, 1.0), 0.5], alpha=0.05)
+    assert just_above.adjusted[0] > 0.05 and just_above.rejected == (False, False)
+    # The step-down: the second p (0.05 x 1) is rejected only because the first was.
+    assert holm([0.025, 0.05], alpha=0.05).rejected == (True, True)
+    assert holm([0.0251, 0.05], alpha=0.05).rejected == (False, False)
+
+
+@pytest.mark.parametrize(
+    "difference,kwargs,expected",
+    [
+        # Not robust AND at the floor: the fit check comes first.
+        (UP, {"robust_gain": NOT_ROBUST, "reference_accuracy": 0.27}, AT_DID_NOT_FIT),
+        # Not robust AND significant: still not the models the claim is about.
+        (DOWN, {"robust_gain": NOT_ROBUST}, AT_DID_NOT_FIT),
+        # At the floor AND significant: the floor comes before the test.
+        (UP, {"reference_accuracy": 0.27, "p_value": 0.0}, CANNOT_DISCRIMINATE),
+        (DOWN, {"reference_accuracy": 0.99, "robust_gain": ROBUST}, CANNOT_DISCRIMINATE),
+        # Significant in the wrong direction with a fit model off the floor: reversed.
+        (DOWN, {"robust_gain": ROBUST}, REVERSED),
+    ],
+)
+def test_verdict_order_when_two_rules_apply(difference, kwargs, expected):
+    assert verdict(difference, **{**VERDICT_ARGUMENTS, **kwargs}) == expected
