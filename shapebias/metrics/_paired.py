@@ -28,7 +28,15 @@ from shapebias._seeds import derive_seed
 from shapebias._validation import check_bool, check_choice, check_real
 from shapebias.metrics._bootstrap import Estimate, estimate
 from shapebias.metrics._checks import check_bootstrap
-from shapebias.metrics._crossed import decompose, pseudo_values, sign_flip_p, t_interval
+from shapebias.metrics._crossed import (
+    decompose,
+    generalized_interval,
+    generalized_variances,
+    mean_squares,
+    pseudo_values,
+    sign_flip_p,
+    t_interval,
+)
 
 __all__ = [
     "AT_DID_NOT_FIT",
@@ -304,7 +312,16 @@ def paired_difference(
         )
         parts = decompose(table, seeds_random=method == "crossed")
         standard_error, df = parts.standard_error, parts.degrees_of_freedom
-        low, high, p = t_interval(observed, standard_error, df, float(confidence))
+        if method == "crossed":
+            _, *squares = mean_squares(table[None])
+            variances = generalized_variances(
+                (squares[0], squares[1], squares[2]),
+                *table.shape,
+                seed=derive_seed(seed, "crossed pivot"),
+            )[0]
+            low, high, p = generalized_interval(observed, variances, float(confidence))
+        else:
+            low, high, p = t_interval(observed, standard_error, df, float(confidence))
         interval = Estimate(observed, low, high)
         note = "" if method == "crossed" else ONE_SEED if len(at_values) == 1 else IMAGES_ONLY
     return PairedDifference(
