@@ -1,4 +1,4 @@
-"""Crossed seeds x images inference for a seed-paired difference: variance components, t.
+"""Crossed seeds x images inference for a seed-paired difference: variance components, pivot.
 
 Every seed's models are evaluated on the same test images, so the per-(seed, image) paired
 difference ``y[s, i]`` (AT minus baseline of seed ``s`` on image ``i``) follows a crossed
@@ -14,10 +14,16 @@ squares of the seed rows, image columns and residual of the ``S x N`` table
 ``E[MS_res] = var(e)``) an unbiased estimate of that variance is
 ``(MS_seed + MS_image - MS_res) / (S N)``; the image term ``MS_image - MS_res`` is
 truncated at 0 (a negative estimate of ``var(b)``), so the estimate never falls below the
-seed term ``MS_seed / (S N)``, the exact one-sample variance of the ``S`` seed means. Its
-degrees of freedom come from Satterthwaite's approximation, and the interval uses the
-``t`` quantile: with seeds dominating the degrees of freedom are ~``S - 1`` (a t interval
-over the seeds), with shared images dominating they are ~``N - 1``.
+seed term ``MS_seed / (S N)``, the exact one-sample variance of the ``S`` seed means.
+Satterthwaite's degrees of freedom describe it (~``S - 1`` when seeds dominate, ~``N - 1``
+when shared images do), but a t interval with them under-covers at 2 seeds when the
+components mix. The interval is therefore a generalized pivotal quantity (Weerahandi):
+every mean square ``MS_k`` (``k`` degrees of freedom) is replaced by ``MS_k / (U_k / k)``,
+``U_k ~ chi2(k)``, which gives draws ``V*`` of the variance of the mean; the pivot is
+``mean - Z sqrt(V*)``, its two-sided tail at distance ``x`` is ``P(|Z| sqrt(V*) >= x)``
+(exact over ``Z``, averaged over stratified draws of the ``U``), the p-value is that tail
+at ``|mean|`` and the interval's half-width the distance where it equals
+``1 - confidence``. With seed variation alone this is exactly the t interval over seeds.
 
 A ratio statistic (``sum(values) / sum(denominator)`` per seed, e.g. relative accuracy or
 shape bias) is linearised per item (delta method): each model's per-item pseudo-value

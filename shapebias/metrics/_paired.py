@@ -7,8 +7,8 @@ model of its own seed, so the comparison is made per seed, ``AT_s - baseline_s``
 summarised over seeds. Every seed is evaluated on the same test images: seeds x images is
 a *crossed* design, in which an image's effect on the difference is shared by every seed.
 The default interval (:mod:`shapebias.metrics._crossed`) decomposes the per-(seed, image)
-differences into seed, image and residual variance and uses a t quantile with
-Satterthwaite degrees of freedom; the earlier nested bootstrap (seeds, then images
+differences into seed, image and residual variance and builds a generalized pivotal
+interval from their mean squares; the earlier nested bootstrap (seeds, then images
 independently within each seed) is kept as ``method="nested bootstrap"`` for model sets
 that really were tested on independent test sets per seed.
 """
@@ -88,8 +88,9 @@ class PairedDifference:
             :func:`paired_difference`).
         standard_error: estimated standard error of the difference (NaN for the nested
             bootstrap).
-        degrees_of_freedom: Satterthwaite degrees of freedom of the t interval (NaN for
-            the nested bootstrap).
+        degrees_of_freedom: degrees of freedom of ``standard_error``: Satterthwaite's for
+            the crossed method (descriptive; the interval is the generalized pivot), the
+            t interval's ``N - 1`` for the image-level one (NaN for the nested bootstrap).
         sign_flip_p: with 6 seeds or more, the exact two-sided sign-flip permutation
             p-value of the per-seed differences, a robustness check that covers training
             randomness for this test set (NaN with fewer seeds).
@@ -202,10 +203,14 @@ def paired_difference(
     * ``"crossed"``: every seed was evaluated on the *same* test items, in the same order
       (seeds x images crossed, as the paper's protocol runs). The per-(seed, item) paired
       differences (for a ratio, their delta-method pseudo-values) are decomposed into
-      seed, shared-image and residual variance; the interval is ``estimate +- t * se``
-      with Satterthwaite degrees of freedom, and the p-value is the matching two-sided t
-      test. It covers training randomness and the sampling of the one test set, also
-      with 2 or 3 seeds (docs/guide/metrics.rst shows the simulation). Needs 2 seeds.
+      seed, shared-image and residual variance. The interval is the generalized pivot
+      ``mean - Z sqrt(V*)``, where ``V*`` redraws the variance of the mean from the
+      mean squares' chi-square distributions (8192 stratified draws, their order from
+      ``seed``); the p-value is the pivot's two-sided tail at 0, so ``p <= 1 -
+      confidence`` exactly when the interval excludes 0. With seed variation alone it
+      is the t interval over seeds. It covers training randomness and the sampling of
+      the one test set, also with 2 or 3 seeds (docs/guide/metrics.rst shows the
+      simulation). Needs 2 seeds.
     * ``"images"``: the trained models are held fixed; only the test items are sampled
       (a paired t over items of the mean over seeds). The only interval a single seed
       allows; its result carries ``note`` ``"one seed: training randomness not
@@ -232,8 +237,9 @@ def paired_difference(
         confidence: coverage of the interval, in ``(0, 1)``.
         num_bootstrap: bootstrap replicates of ``"nested bootstrap"`` (0: no interval and
             NaN p-value there); ignored by the t-based methods.
-        seed: seed of the nested bootstrap's generator and of the Monte-Carlo sign-flip
-            test above 16 seeds (same seed, same result).
+        seed: seed of the nested bootstrap's generator, of the order of the crossed
+            interval's stratified draws and of the Monte-Carlo sign-flip test above 16
+            seeds (same seed, same result).
         method: ``"auto"``, ``"crossed"``, ``"images"`` or ``"nested bootstrap"``.
 
     Returns:
