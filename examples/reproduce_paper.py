@@ -1091,10 +1091,15 @@ def paired(
     baseline: list[tuple[torch.Tensor, torch.Tensor | None]],
     settings: Settings,
 ) -> PairedDifference:
-    """Seed-paired difference of per-item (values, denominators), NaN items dropped in pairs."""
+    """Seed-paired difference of per-item (values, denominators), crossed seeds x images.
+
+    An item that is NaN for either model of any seed is dropped from every seed, so all
+    seeds keep the same test items (the crossed interval needs them aligned).
+    """
     at_values, at_den, base_values, base_den = [], [], [], []
+    keep = torch.stack([v.double().isnan() for pair in (at, baseline) for v, _ in pair])
+    keep = ~keep.any(dim=0)
     for (va, da), (vb, db) in zip(at, baseline, strict=True):
-        keep = ~(va.double().isnan() | vb.double().isnan())
         at_values.append(va[keep])
         base_values.append(vb[keep])
         if da is not None and db is not None:
@@ -1114,7 +1119,7 @@ def paired(
 def seed_mean(
     values: list[tuple[torch.Tensor, torch.Tensor | None]], settings: Settings
 ) -> PairedDifference:
-    """A model set's own mean over seeds with the hierarchical interval (paired with 0)."""
+    """A model set's own mean over seeds with the crossed interval (paired with 0)."""
     zeros = [(torch.zeros(len(v), dtype=torch.float64), d) for v, d in values]
     return paired(values, zeros, settings)
 
@@ -1244,9 +1249,10 @@ def claims_table(rows: list[dict[str, Any]], settings: Settings) -> str:
         f"\n\nPercent (percentage points for the difference). Each difference is the mean "
         f"over {settings.seeds} seeds of (model - the standard model of the same seed); "
         f"every AT model was fine-tuned from its own seed's standard model. Interval: "
-        f"{round(100 * settings.confidence)}% hierarchical bootstrap (seeds, then test "
-        f"images within each seed, {settings.num_bootstrap} replicates); with few seeds it "
-        f"is rough, read it with the sign count. p: two-sided bootstrap p-value, Holm-"
+        f"{round(100 * settings.confidence)}% crossed seeds x test images t interval "
+        f"(seed, shared-image and residual variance, Satterthwaite degrees of freedom; one "
+        f"seed: over test images only, training randomness not covered). p: the matching "
+        f"two-sided t test, Holm-"
         f"adjusted over the {tested} claims that were tested (alpha {settings.alpha:g}). "
         f"Verdicts: *cannot discriminate* = the standard model's accuracy on the test set "
         f"(for shape bias: either model's shape-only accuracy) within "
@@ -1352,7 +1358,7 @@ def robustness_table(
     return _table(header, body) + (
         f"\n\nRobust accuracy (percent) on the first {settings.robust_size} test images under "
         f"{_attack_description(settings)}, mean over seeds "
-        f"with the hierarchical interval; gain: seed-paired difference to the standard model "
+        f"with the crossed interval; gain: seed-paired difference to the standard model "
         f"(points)."
     )
 
@@ -1397,7 +1403,7 @@ def frequency_table(results: dict[str, list[dict[str, Any]]], settings: Settings
         f"log(eps_high / eps_low) (> 0: fooled more cheaply through low frequencies, the "
         f"side Yin et al. 2019 find adversarial training moves models to). Low-first share: "
         f"images fooled on a smaller budget in the low band (ties half), percent, mean over "
-        f"seeds with the hierarchical interval; the difference is seed-paired. Not one of "
+        f"seeds with the crossed interval; the difference is seed-paired. Not one of "
         f"the paper's claims, so not in the Holm family."
     )
 

@@ -1,12 +1,16 @@
-"""Seed-paired comparisons of two model sets: hierarchical bootstrap, Holm, verdicts.
+"""Seed-paired comparisons of two model sets: crossed-design intervals, Holm, verdicts.
 
-A comparison "does adversarial training (AT) change statistic X?" has two sources of
-noise: which seed a model was trained with, and which test images it was measured on.
-Each AT model is fine-tuned from (or trained beside) the baseline model of its own seed,
-so the comparison is made per seed, ``AT_s - baseline_s``, and summarised over seeds. The
-interval resamples both levels: seeds with replacement, then, inside every drawn seed,
-its test images with replacement (the same images for the AT model and its baseline, so
-the image-level pairing is kept).
+A comparison "does adversarial training (AT) change statistic X?" has three sources of
+noise: which seed a model was trained with, which test images it was measured on, and
+how the two interact. Each AT model is fine-tuned from (or trained beside) the baseline
+model of its own seed, so the comparison is made per seed, ``AT_s - baseline_s``, and
+summarised over seeds. Every seed is evaluated on the same test images: seeds x images is
+a *crossed* design, in which an image's effect on the difference is shared by every seed.
+The default interval (:mod:`shapebias.metrics._crossed`) decomposes the per-(seed, image)
+differences into seed, image and residual variance and builds a generalized pivotal
+interval from their mean squares; the earlier nested bootstrap (seeds, then images
+independently within each seed) is kept as ``method="nested bootstrap"`` for model sets
+that really were tested on independent test sets per seed.
 """
 
 from __future__ import annotations
@@ -24,12 +28,24 @@ from shapebias._seeds import derive_seed
 from shapebias._validation import check_bool, check_choice, check_open_unit, check_real
 from shapebias.metrics._bootstrap import Estimate, estimate
 from shapebias.metrics._checks import check_bootstrap
+from shapebias.metrics._crossed import (
+    decompose,
+    generalized_interval,
+    generalized_variances,
+    mean_squares,
+    pseudo_values,
+    sign_flip_p,
+    t_interval,
+)
 
 __all__ = [
     "AT_DID_NOT_FIT",
     "CANNOT_DISCRIMINATE",
     "HOLDS",
+    "IMAGES_ONLY",
+    "METHODS",
     "NO_DIFFERENCE",
+    "ONE_SEED",
     "REVERSED",
     "VERDICTS",
     "Holm",
@@ -56,22 +72,36 @@ class PairedDifference:
     """Result of :func:`paired_difference`: ``AT - baseline``, paired by seed.
 
     Attributes:
-        difference: mean over seeds of ``at[s] - baseline[s]``, with the hierarchical
-            bootstrap interval (seeds, then test images within each seed).
+        difference: mean over seeds of ``at[s] - baseline[s]``, with the interval of
+            ``method``.
         at: the statistic of each AT model, one per seed.
         baseline: the statistic of each baseline model, one per seed.
         lower: number of seeds where the AT model's value is below its baseline's.
         higher: number of seeds where it is above.
-        p_value: two-sided bootstrap p-value of "no difference": twice the smaller share
-            of replicates on either side of 0 (``(count + 1) / (replicates + 1)``), at
-            most 1; NaN without replicates. Feed several to :func:`holm`.
+        p_value: two-sided p-value of "no difference", consistent with the interval
+            (``p <= 1 - confidence`` exactly when the interval excludes 0; for the nested
+            bootstrap, twice the smaller share of replicates on either side of 0). NaN
+            without an interval. Feed several to :func:`holm`.
         confidence: coverage of the interval.
-        num_bootstrap: number of bootstrap replicates.
+        num_bootstrap: bootstrap replicates (0 for the t-based methods).
+        method: ``"crossed"``, ``"images"`` or ``"nested bootstrap"`` (see
+            :func:`paired_difference`).
+        standard_error: estimated standard error of the difference (NaN for the nested
+            bootstrap).
+        degrees_of_freedom: degrees of freedom of ``standard_error``: Satterthwaite's for
+            the crossed method (descriptive; the interval is the generalized pivot), the
+            t interval's ``N - 1`` for the image-level one (NaN for the nested bootstrap).
+        sign_flip_p: with 6 seeds or more, the exact two-sided sign-flip permutation
+            p-value of the per-seed differences, a robustness check that covers training
+            randomness for this test set (NaN with fewer seeds).
+        note: what the interval does not cover, to show beside it in a table: ``"one
+            seed: training randomness not covered"`` for a single seed (e.g. a
+            downloaded checkpoint pair), ``""`` when it covers seeds and images.
 
     Example:
         >>> from shapebias.metrics import Estimate, PairedDifference
         >>> d = PairedDifference(Estimate(-0.1, -0.2, -0.05), (0.5, 0.6), (0.6, 0.7),
-        ...                      2, 0, 0.01, 0.95, 1000)
+        ...                      2, 0, 0.01, 0.95, 0)
         >>> d.num_seeds, d.sign_count
         (2, '2/2 lower')
     """
@@ -84,6 +114,11 @@ class PairedDifference:
     p_value: float
     confidence: float
     num_bootstrap: int
+    method: str = "crossed"
+    standard_error: float = math.nan
+    degrees_of_freedom: float = math.nan
+    sign_flip_p: float = math.nan
+    note: str = ""
 
     @property
     def num_seeds(self) -> int:
@@ -111,7 +146,11 @@ class PairedDifference:
         return f"{self.higher}/{n} higher, {self.lower}/{n} lower"
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-ready numbers (NaN as ``None``)."""
+        """Plain, JSON-ready numbers (NaN and infinity as ``None``)."""
+
+        def plain(number: float) -> float | None:
+            return None if not math.isfinite(number) else number
+
         return {
             "difference": self.difference.to_dict(),
             "at": list(self.at),
@@ -120,10 +159,23 @@ class PairedDifference:
             "lower": self.lower,
             "higher": self.higher,
             "sign_count": self.sign_count,
-            "p_value": None if math.isnan(self.p_value) else self.p_value,
+            "p_value": plain(self.p_value),
             "confidence": self.confidence,
             "num_bootstrap": self.num_bootstrap,
+            "method": self.method,
+            "standard_error": plain(self.standard_error),
+            "degrees_of_freedom": plain(self.degrees_of_freedom),
+            "sign_flip_p": plain(self.sign_flip_p),
+            "note": self.note,
         }
+
+
+METHODS = ("auto", "crossed", "images", "nested bootstrap")
+"""The interval methods :func:`paired_difference` accepts."""
+
+ONE_SEED = "one seed: training randomness not covered"
+IMAGES_ONLY = "images only: training randomness not covered"
+_MIN_SIGN_FLIP_SEEDS = 6
 
 
 def paired_difference(
@@ -135,6 +187,7 @@ def paired_difference(
     confidence: float = 0.95,
     num_bootstrap: int = 2000,
     seed: int = 0,
+    method: str = "auto",
 ) -> PairedDifference:
     """Seed-paired difference ``AT - baseline`` of a per-item statistic, with its interval.
 
@@ -145,13 +198,32 @@ def paired_difference(
     right on clean) or shape bias (values: shape decisions, denominator: shape or texture
     decisions). The result is the mean over seeds of ``at_s - baseline_s``.
 
-    The interval is a percentile bootstrap that resamples seeds with replacement and
-    then, independently for every drawn seed, that seed's test items with replacement,
-    the same items for the AT model and its baseline. It therefore covers seed-to-seed
-    variation and test-image variation together. With few seeds a percentile bootstrap
-    over seeds is narrower than it should be (a mean of ``S`` values resampled has
-    ``(S - 1) / S`` of their variance, and only ``S**S`` distinct draws exist): read the
-    interval of 3 seeds as a rough guide, and the sign count beside it.
+    Methods (``method``):
+
+    * ``"crossed"``: every seed was evaluated on the *same* test items, in the same order
+      (seeds x images crossed, as the paper's protocol runs). The per-(seed, item) paired
+      differences (for a ratio, their delta-method pseudo-values) are decomposed into
+      seed, shared-image and residual variance. The interval is the generalized pivot
+      ``mean - Z sqrt(V*)``, where ``V*`` redraws the variance of the mean from the
+      mean squares' chi-square distributions (8192 stratified draws, their order from
+      ``seed``); the p-value is the pivot's two-sided tail at 0, so ``p <= 1 -
+      confidence`` exactly when the interval excludes 0. With seed variation alone it
+      is the t interval over seeds. It covers training randomness and the sampling of
+      the one test set, also with 2 or 3 seeds (docs/guide/metrics.rst shows the
+      simulation). Needs 2 seeds.
+    * ``"images"``: the trained models are held fixed; only the test items are sampled
+      (a paired t over items of the mean over seeds). The only interval a single seed
+      allows; its result carries ``note`` ``"one seed: training randomness not
+      covered"`` (or ``"images only: ..."`` with several seeds).
+    * ``"auto"`` (default): ``"crossed"`` with 2 seeds or more, ``"images"`` with one.
+    * ``"nested bootstrap"``: the earlier percentile bootstrap that resamples seeds, then
+      items independently within each drawn seed. It assumes an independent test set per
+      seed: on one shared test set it divides the image variance by the number of seeds,
+      and with few seeds its seed level is too narrow (coverage 0.6-0.75 at nominal 0.9
+      in the simulation). Seeds may have different numbers of items.
+
+    With 6 seeds or more, ``sign_flip_p`` adds the exact sign-flip permutation p-value of
+    the per-seed differences as a robustness check.
 
     Args:
         at: per seed, the per-item values of the AT model (1-D tensors or arrays, bool or
@@ -163,33 +235,42 @@ def paired_difference(
         baseline_denominator: the same for the baseline (required with
             ``at_denominator``).
         confidence: coverage of the interval, in ``(0, 1)``.
-        num_bootstrap: bootstrap replicates (0: no interval and NaN p-value).
-        seed: seed of the bootstrap's own random generator (same seed, same interval).
+        num_bootstrap: bootstrap replicates of ``"nested bootstrap"`` (0: no interval and
+            NaN p-value there); ignored by the t-based methods.
+        seed: seed of the nested bootstrap's generator, of the order of the crossed
+            interval's stratified draws and of the Monte-Carlo sign-flip test above 16
+            seeds (same seed, same result).
+        method: ``"auto"``, ``"crossed"``, ``"images"`` or ``"nested bootstrap"``.
 
     Returns:
         A :class:`PairedDifference`.
 
     Shape:
-        ``at[s]``, ``baseline[s]`` and their denominators: ``(N_s,)``; ``N_s`` may differ
-        between seeds.
+        ``at[s]``, ``baseline[s]`` and their denominators: ``(N_s,)``; the crossed and
+        image-level methods need the same ``N`` (the same items) in every seed.
 
     Raises:
         TypeError: a per-seed entry is not a tensor or array, or the arguments are not
             sequences.
         ValueError: no seeds, different numbers of seeds or of items, empty, non-finite
-            or negative denominators, a seed whose denominator sums to 0, or bad
-            bootstrap settings.
+            or negative denominators, a seed whose denominator sums to 0, ``confidence``
+            outside ``(0, 1)``, bad bootstrap settings, an unknown ``method``,
+            ``"crossed"`` with one seed, or seeds with different numbers of items for
+            the crossed or image-level method.
 
     Example:
         >>> import torch
         >>> from shapebias.metrics import paired_difference
         >>> at = [torch.tensor([1, 0, 0, 1]), torch.tensor([0, 0, 1, 0])]
         >>> base = [torch.tensor([1, 1, 0, 1]), torch.tensor([1, 0, 1, 1])]
-        >>> d = paired_difference(at, base, num_bootstrap=200)
-        >>> round(d.difference.value, 3), d.sign_count
-        (-0.375, '2/2 lower')
+        >>> d = paired_difference(at, base)
+        >>> round(d.difference.value, 3), d.sign_count, d.method
+        (-0.375, '2/2 lower', 'crossed')
+        >>> paired_difference(at[:1], base[:1]).note
+        'one seed: training randomness not covered'
     """
     check_bootstrap(confidence, num_bootstrap, seed)
+    check_choice(method, "method", METHODS)
     at_values = _per_seed(at, "at")
     base_values = _per_seed(baseline, "baseline", like=at_values, like_name="at")
     if (at_denominator is None) != (baseline_denominator is None):
@@ -208,27 +289,78 @@ def paired_difference(
     base_stat = [float(v.sum() / d.sum()) for v, d in zip(base_values, base_den, strict=True)]
     differences = np.subtract(at_stat, base_stat)
     observed = float(differences.mean())
-    replicates = _hierarchical_replicates(
-        [
-            (a, ad, b, bd)
-            for a, ad, b, bd in zip(at_values, at_den, base_values, base_den, strict=True)
-        ],
-        num_bootstrap,
-        seed,
-    )
-    interval = estimate(
-        lambda columns: columns[:, 0], np.array([observed]), replicates[:, None], confidence
-    )
+    if method == "auto":
+        method = "crossed" if len(at_values) > 1 else "images"
+    if method == "nested bootstrap":
+        replicates = _hierarchical_replicates(
+            [
+                (a, ad, b, bd)
+                for a, ad, b, bd in zip(at_values, at_den, base_values, base_den, strict=True)
+            ],
+            num_bootstrap,
+            seed,
+        )
+        interval = estimate(
+            lambda columns: columns[:, 0], np.array([observed]), replicates[:, None], confidence
+        )
+        p, standard_error, df, note = _two_sided_p(replicates), math.nan, math.nan, ""
+    else:
+        if method == "crossed" and len(at_values) < 2:
+            raise ValueError(
+                f"method='crossed' needs at least 2 seeds (a seed-level interval), got "
+                f"{len(at_values)}. For one seed (e.g. a downloaded checkpoint pair) use "
+                "method='images' or 'auto': an image-level interval that does not cover "
+                "training randomness."
+            )
+        _require_shared_items(at_values, method)
+        table = pseudo_values(np.stack(at_values), np.stack(at_den)) - pseudo_values(
+            np.stack(base_values), np.stack(base_den)
+        )
+        parts = decompose(table, seeds_random=method == "crossed")
+        standard_error, df = parts.standard_error, parts.degrees_of_freedom
+        if method == "crossed":
+            _, *squares = mean_squares(table[None])
+            variances = generalized_variances(
+                (squares[0], squares[1], squares[2]),
+                *table.shape,
+                seed=derive_seed(seed, "crossed pivot"),
+            )[0]
+            low, high, p = generalized_interval(observed, variances, float(confidence))
+        else:
+            low, high, p = t_interval(observed, standard_error, df, float(confidence))
+        interval = Estimate(observed, low, high)
+        note = "" if method == "crossed" else ONE_SEED if len(at_values) == 1 else IMAGES_ONLY
     return PairedDifference(
         difference=interval,
         at=tuple(at_stat),
         baseline=tuple(base_stat),
         lower=int((differences < 0).sum()),
         higher=int((differences > 0).sum()),
-        p_value=_two_sided_p(replicates),
+        p_value=p,
         confidence=float(confidence),
-        num_bootstrap=int(num_bootstrap),
+        num_bootstrap=int(num_bootstrap) if method == "nested bootstrap" else 0,
+        method=method,
+        standard_error=standard_error,
+        degrees_of_freedom=df,
+        sign_flip_p=(
+            sign_flip_p(differences, seed=derive_seed(seed, "sign flip"))
+            if len(differences) >= _MIN_SIGN_FLIP_SEEDS
+            else math.nan
+        ),
+        note=note,
     )
+
+
+def _require_shared_items(values: list[np.ndarray], method: str) -> None:
+    sizes = [array.size for array in values]
+    if len(set(sizes)) > 1:
+        raise ValueError(
+            f"at must hold the same test items in every seed for method={method!r} (seeds "
+            f"x images crossed), got {sizes} items per seed. Evaluate every seed on the "
+            "same items in the same order (drop an item that is missing in one seed from "
+            "every seed), or use method='nested bootstrap' if each seed had its own "
+            "independent test set."
+        )
 
 
 def _per_seed(
