@@ -16,11 +16,11 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from shapebias.cli import _evaluate
+from shapebias.cli import _evaluate, _reproduce
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (_evaluate,)
+_COMMANDS = (_evaluate, _reproduce)
 
 
 def build_parser() -> argparse.ArgumentParser:

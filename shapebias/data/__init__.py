@@ -47,6 +47,7 @@ from shapebias.data._stimuli import (
     stimulus_folder,
     stimulus_transform,
 )
+from shapebias.data._tensors import dataset_tensors
 from shapebias.data._textures import TEXTURES
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "ShapeTextureDataset",
     "caltech256",
     "cifar10",
+    "dataset_tensors",
     "image_folder",
     "ood_datasets",
     "sample_images",
