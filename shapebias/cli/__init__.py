@@ -16,11 +16,11 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from shapebias.cli import _evaluate, _reproduce
+from shapebias.cli import _compare, _evaluate, _reproduce
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (_evaluate, _reproduce)
+_COMMANDS = (_evaluate, _reproduce, _compare)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ model sets, per-model evaluation, the claims as data, the comparison, tables and
 
 from shapebias.experiments._cache import RunFolder
 from shapebias.experiments._claims import PAPER_CLAIMS, Claim, claims_named
+from shapebias.experiments._compare import Comparison, compare
 from shapebias.experiments._comparison import SKIPPED, ClaimRow, claim_rows
 from shapebias.experiments._data import ExperimentData, dataset_axes, load_data
 from shapebias.experiments._evaluation import (
@@ -44,6 +45,7 @@ __all__ = [
     "SKIPPED",
     "Claim",
     "ClaimRow",
+    "Comparison",
     "DataSettings",
     "EvaluationSettings",
     "ExperimentData",
@@ -58,6 +60,7 @@ __all__ = [
     "analyse",
     "claim_rows",
     "claims_named",
+    "compare",
     "dataset_axes",
     "describe_value",
     "evaluate_model",

@@ -129,12 +129,19 @@ def _need(value: torch.Tensor | None) -> torch.Tensor:
     return value
 
 
-def missing_requirement(claim: Claim, results: Results, baseline: str, model: str) -> str:
+def missing_requirement(
+    claim: Claim,
+    results: Results,
+    baseline: str,
+    model: str,
+    reasons: Mapping[str, str] | None = None,
+) -> str:
     """Why ``claim`` cannot be tested on these results ("" when it can)."""
     for result in (*results[baseline], *results[model]):
         if claim.measure == "relative accuracy":
             if result.clean is None or claim.test_set not in result.distorted:
-                return f"no {claim.test_set!r} test set for these images"
+                reason = (reasons or {}).get(str(claim.test_set))
+                return reason or f"no {claim.test_set!r} test set for these images"
         elif claim.measure == "shape bias":
             if result.shape is None:
                 return "no cue-conflict images (pass cue_conflict)"
@@ -188,6 +195,7 @@ def claim_rows(
     seed: int = 0,
     controls: Collection[str] = (),
     keep_skipped: bool = True,
+    reasons: Mapping[str, str] | None = None,
 ) -> list[ClaimRow]:
     """Every (model, claim): paired difference, Holm-adjusted p over the table, verdict.
 
@@ -195,7 +203,8 @@ def claim_rows(
     ``statistics.fit_eps`` (when robust accuracy was measured there), else its claims
     read "AT did not fit". Claims whose test set or requirement is missing are skipped
     (kept as rows with the reason when ``keep_skipped``) and left out of the Holm family,
-    as are claims the floor or fit checks decide.
+    as are claims the floor or fit checks decide. ``reasons`` says why a test set is
+    missing (by its name).
     """
     chance = 1.0 / num_classes
     rows: list[dict[str, Any]] = []
@@ -206,7 +215,7 @@ def claim_rows(
             else robust_gain(results, baseline, model, statistics.fit_eps, statistics, seed)
         )
         for claim in claims:
-            missing = missing_requirement(claim, results, baseline, model)
+            missing = missing_requirement(claim, results, baseline, model, reasons)
             if missing:
                 if keep_skipped:
                     rows.append({"row": ClaimRow(model, claim, None, reason=missing)})
