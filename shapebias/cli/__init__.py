@@ -16,11 +16,11 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from shapebias.cli import _compare, _evaluate, _reproduce
+from shapebias.cli import _compare, _evaluate, _map, _reproduce
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (_evaluate, _reproduce, _compare)
+_COMMANDS = (_evaluate, _reproduce, _map, _compare)
 
 
 def build_parser() -> argparse.ArgumentParser:

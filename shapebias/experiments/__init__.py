@@ -13,6 +13,7 @@ from shapebias.experiments._cache import RunFolder
 from shapebias.experiments._claims import PAPER_CLAIMS, Claim, claims_named
 from shapebias.experiments._compare import Comparison, compare
 from shapebias.experiments._comparison import SKIPPED, ClaimRow, claim_rows
+from shapebias.experiments._cue import CueBudget, cue_data, evaluate_cues, train_cue_models
 from shapebias.experiments._data import ExperimentData, dataset_axes, load_data
 from shapebias.experiments._evaluation import (
     PARTS,
@@ -20,6 +21,7 @@ from shapebias.experiments._evaluation import (
     evaluate_model,
     paper_distortions,
 )
+from shapebias.experiments._map import MapSettings, cue_robustness_map, map_figure, summarise_map
 from shapebias.experiments._reproduce import Reproduction, analyse, reproduce
 from shapebias.experiments._roster import BASELINE, ModelSpec, roster
 from shapebias.experiments._settings import (
@@ -46,9 +48,11 @@ __all__ = [
     "Claim",
     "ClaimRow",
     "Comparison",
+    "CueBudget",
     "DataSettings",
     "EvaluationSettings",
     "ExperimentData",
+    "MapSettings",
     "ModelResult",
     "ModelSpec",
     "Reproduction",
@@ -61,14 +65,20 @@ __all__ = [
     "claim_rows",
     "claims_named",
     "compare",
+    "cue_data",
+    "cue_robustness_map",
     "dataset_axes",
     "describe_value",
+    "evaluate_cues",
     "evaluate_model",
     "fit_stacked",
     "load_data",
+    "map_figure",
     "paper_distortions",
     "parse_setting",
     "reproduce",
     "roster",
     "setting_help",
+    "summarise_map",
+    "train_cue_models",
 ]
