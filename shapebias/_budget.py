@@ -47,7 +47,8 @@ def parse_budget(text: str, name: str = "budget") -> float:
         return float(Fraction(cleaned))
     except (ValueError, ZeroDivisionError):
         raise ValueError(
-            f"{name} must be a number or a fraction such as 4/255 (pixel units), got {text!r}."
+            f"{name}: expected a number such as 4/255, got {text!r} (budgets are pixel units "
+            "in [0, 1]: 4/255 = 0.0157)."
         ) from None
 
 

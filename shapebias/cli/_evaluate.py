@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-from fractions import Fraction
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
 from shapebias import _card
+from shapebias._budget import parse_budget
 from shapebias.data import CueConflictDataset, ood_datasets, stimulus_folder
 from shapebias.models import load_pretrained
 from shapebias.training import init_distributed
@@ -33,13 +33,11 @@ _AUTOCAST = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _fraction(text: str) -> float:
-    """``"4/255"`` or ``"0.0157"`` as a float."""
+    """``"4/255"`` or ``"0.0157"`` as a float (the package's one budget parser)."""
     try:
-        return float(Fraction(text))
-    except (ValueError, ZeroDivisionError) as error:
-        raise argparse.ArgumentTypeError(
-            f"expected a number such as 4/255, got {text!r}"
-        ) from error
+        return parse_budget(text, "--eps")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _floats(text: str) -> list[float]:

@@ -21,7 +21,7 @@ from shapebias.models._normalized import (
 from shapebias.models._pretrained import build_architecture, load_pretrained
 from shapebias.models._resnet import resnet18
 from shapebias.models._small_cnn import small_cnn
-from shapebias.models._stacked import StackedModels, holds_stack
+from shapebias.models._stacked import StackedModels, check_unstacked, holds_stack
 from shapebias.models._stacked_loader import StackedLoader
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "TrainModeWarning",
     "batchnorm_statistics_kept",
     "build_architecture",
+    "check_unstacked",
     "crafting",
     "eval_mode",
     "frozen",

@@ -75,7 +75,7 @@ def test_quick_run_writes_every_seed_and_cells_that_agree_with_them(tmp_path):
         (["--seeds", "0"], "--seeds must be >= 1"),
         (["--eps", "0"], "--eps values must be budgets in (0, 1]"),
         (["--eps", "4"], "did you mean 4/255?"),
-        (["--eps", "x"], "--eps must be a number or a fraction such as 4/255"),
+        (["--eps", "x"], "--eps: expected a number such as 4/255, got 'x'"),
     ],
 )
 def test_bad_flags_are_refused_before_training(argv, match, capsys, tmp_path):
