@@ -22,7 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from shapebias.data import CueConflictDataset, dataset_tensors, image_folder
+from shapebias.cli._arguments import floats
+from shapebias.data import CueConflictDataset, dataset_tensors, image_folder, stimulus_transform
 from shapebias.experiments import PAPER_CLAIMS, Settings, compare, parse_setting
 from shapebias.models import load_pretrained, resnet18, small_cnn
 
@@ -47,15 +48,6 @@ def parse_model(text: str) -> tuple[str, str, Path]:
             f"expected NAME=ARCH:WEIGHTS such as standard=resnet18:std_seed0.pt, got {text!r}"
         )
     return name, arch, Path(weights)
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",")]
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers such as 0.485,0.456,0.406, got {text!r}"
-        ) from error
 
 
 def add_parser(commands: Any) -> None:
@@ -98,8 +90,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--num-classes", type=int, help="outputs of each network (default: the data's classes)"
     )
-    parser.add_argument("--mean", type=_floats, help="input mean, default file's or ImageNet's")
-    parser.add_argument("--std", type=_floats, help="input std, default file's or ImageNet's")
+    parser.add_argument("--mean", type=floats, help="input mean, default file's or ImageNet's")
+    parser.add_argument("--std", type=floats, help="input std, default file's or ImageNet's")
     parser.add_argument(
         "--claims",
         nargs="+",
@@ -136,16 +128,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings.replace(**changes)
 
 
-def _resize(size: int) -> Any:
-    def transform(image: torch.Tensor) -> torch.Tensor:
-        resized = nn.functional.interpolate(
-            image[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False
-        )
-        return resized[0].clamp(0, 1)
-
-    return transform
-
-
 def _load(
     args: argparse.Namespace, entries: list[tuple[str, str, Path]], num_classes: int
 ) -> dict[str, list[nn.Module]]:
@@ -175,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     baseline = baselines.pop()
     if baseline in {name for name, _, _ in args.model}:
         raise SystemExit(f"--model {baseline!r} is the baseline's name; give it another name.")
-    transform = _resize(args.size)
+    transform = stimulus_transform(args.size)
     data = image_folder(args.data, transform=transform)
     device = torch.device(args.device)
     test = tuple(t.to(device) for t in dataset_tensors(data))

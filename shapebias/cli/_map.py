@@ -14,24 +14,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from shapebias._budget import parse_budget
+from shapebias.cli._arguments import budget
 from shapebias.data import CALIBRATED_AXES, SHAPE_TEXTURE_AXES
 from shapebias.experiments import MapSettings, cue_robustness_map
 
 __all__ = ["add_parser"]
-
-
-def _budget(text: str) -> float:
-    try:
-        value = parse_budget(text, "--eps")
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(
-            f"--eps values must be budgets in (0, 1] (pixel units), got {text!r}; "
-            f"did you mean {text}/255?"
-        )
-    return value
 
 
 def add_parser(commands: Any) -> None:
@@ -52,7 +39,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--eps",
-        type=_budget,
+        type=budget,
         nargs="+",
         default=[2 / 255, 4 / 255],
         help="PGD-AT budgets, e.g. 2/255 4/255",
