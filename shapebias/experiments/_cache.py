@@ -36,6 +36,7 @@ _OWNED = (
     "saliency.png",
     "paired_differences.png",
     "fourier_heat_maps.png",
+    "figures.key",
 )
 
 

@@ -21,22 +21,18 @@ from shapebias.saliency import to_heatmap
 __all__ = ["differences_figure", "fourier_figure", "saliency_figure"]
 
 
-def _pyplot() -> Any:
-    matplotlib = matplotlib_module("matplotlib")
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo"):
-        matplotlib.use("Agg")  # a file is written, nothing is shown
-    return matplotlib_module("matplotlib.pyplot")
+def _figure(**kwargs: Any) -> Any:
+    """A matplotlib Figure that only writes files: no pyplot, no backend, no global state."""
+    return matplotlib_module("matplotlib.figure").Figure(**kwargs)
 
 
 def differences_figure(rows: Sequence[ClaimRow], path: Path, *, baseline: str = "standard") -> None:
     """One panel per claim: each model's seed-paired difference to the baseline."""
-    plt = _pyplot()
     tested = [row for row in rows if row.difference is not None]
     names = list(dict.fromkeys(row.claim.name for row in tested))
     columns, rows_of_panels = 4, max(1, math.ceil(len(names) / 4))
-    fig, axes = plt.subplots(
-        rows_of_panels, columns, figsize=(13, 2.4 * rows_of_panels), squeeze=False
-    )
+    fig = _figure(figsize=(13, 2.4 * rows_of_panels))
+    axes = fig.subplots(rows_of_panels, columns, squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
         chosen = [row for row in tested if row.claim.name == name]
         for y, row in enumerate(chosen):
@@ -59,24 +55,17 @@ def differences_figure(rows: Sequence[ClaimRow], path: Path, *, baseline: str = 
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def fourier_figure(
     results: Mapping[str, Sequence[ModelResult]], settings: Settings, path: Path
 ) -> None:
     """Fourier heat maps (error rate) of every model of the first seed, on one colour scale."""
-    plt = _pyplot()
     evaluation, size = settings.evaluation, settings.data.image_size
     names, columns = list(results), 4
     rows = -(-len(names) // columns)
-    fig, axes = plt.subplots(
-        rows,
-        columns,
-        figsize=(2.3 * columns + 1.0, 2.4 * rows + 0.7),
-        squeeze=False,
-        layout="constrained",
-    )
+    fig = _figure(figsize=(2.3 * columns + 1.0, 2.4 * rows + 0.7), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
         heat = results[name][0].heat_map
         if heat is None:
@@ -99,7 +88,6 @@ def fourier_figure(
         wrap=True,
     )
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def saliency_figure(
@@ -109,17 +97,12 @@ def saliency_figure(
     path: Path,
 ) -> None:
     """SmoothGrad maps of every model (first seed) on the same test images, with a caption."""
-    plt = _pyplot()
     evaluation, size = settings.evaluation, test[0].shape[-1]
     count = min(4, evaluation.saliency_images, len(test[0]))
     images, labels = (t[:count] for t in test[:2])
     names = list(models)
-    fig, axes = plt.subplots(
-        len(names) + 1,
-        count,
-        figsize=(1.9 * count + 1.2, 1.9 * (len(names) + 1) + 1.0),
-        squeeze=False,
-    )
+    fig = _figure(figsize=(1.9 * count + 1.2, 1.9 * (len(names) + 1) + 1.0))
+    axes = fig.subplots(len(names) + 1, count, squeeze=False)
     for j in range(count):
         picture = images[j].permute(1, 2, 0).cpu().numpy()
         axes[0, j].imshow(
@@ -154,4 +137,3 @@ def saliency_figure(
         wrap=True,
     )
     fig.savefig(path, dpi=110)
-    plt.close(fig)

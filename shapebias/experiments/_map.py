@@ -236,20 +236,14 @@ def summarise_map(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def map_figure(summary: Sequence[Mapping[str, Any]], path: Path) -> None:
     """One heat-map panel per deformation: eps (rows) x contrast (columns), hatched at the null."""
-    matplotlib = matplotlib_module("matplotlib")
-    matplotlib.use("Agg")
-    plt = matplotlib_module("matplotlib.pyplot")
+    figure_class = matplotlib_module("matplotlib.figure").Figure
+    rectangle = matplotlib_module("matplotlib.patches").Rectangle
     deformations = sorted({s["shape_deformation"] for s in summary})
     contrasts = sorted({s["texture_contrast"] for s in summary})
     eps_values = sorted({s["eps"] for s in summary}, key=lambda e: float(e.split("/")[0]))
     limit = max(0.05, max(abs(s["mean_delta_shape_bias"]) for s in summary))
-    figure, axes = plt.subplots(
-        1,
-        len(deformations),
-        figsize=(3.2 * len(deformations) + 1.2, 2.8),
-        squeeze=False,
-        sharey=True,
-    )
+    figure = figure_class(figsize=(3.2 * len(deformations) + 1.2, 2.8))
+    axes = figure.subplots(1, len(deformations), squeeze=False, sharey=True)
     image = None
     for axis, deformation in zip(axes[0], deformations, strict=True):
         grid = np.full((len(eps_values), len(contrasts)), np.nan)
@@ -263,7 +257,7 @@ def map_figure(summary: Sequence[Mapping[str, Any]], path: Path) -> None:
             axis.text(column, row, text, ha="center", va="center", fontsize=7)
             if 2 * cell["at_within_null"] > cell["seeds"]:
                 axis.add_patch(
-                    plt.Rectangle(
+                    rectangle(
                         (column - 0.5, row - 0.5),
                         1,
                         1,
@@ -286,7 +280,6 @@ def map_figure(summary: Sequence[Mapping[str, Any]], path: Path) -> None:
         fontsize=8,
     )
     figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
 
 
 def cue_robustness_map(

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from shapebias.data import ShapeTextureDataset, dataset_tensors
-from shapebias.experiments._cache import RunFolder
+from shapebias.experiments._cache import RunFolder, settings_key
 from shapebias.experiments._claims import PAPER_CLAIMS
 from shapebias.experiments._comparison import ClaimRow, claim_rows
 from shapebias.experiments._data import ExperimentData, dataset_axes, load_data
@@ -355,9 +355,21 @@ def reproduce(
         )
     robust = robustness_summary(results, settings)
     rows = analyse(results, settings, data.num_classes)
-    saliency_figure(models, data.test, settings, root / "saliency.png")
+    # The saliency maps and heat maps depend on the models and the evaluation settings
+    # only: drawn again when those change (a re-analysis redraws only the differences).
+    figure_key = settings_key([folder.model_keys, folder.evaluation_key, settings.seed])
+    stamp = root / "figures.key"
+    drawn = [root / "saliency.png", root / "fourier_heat_maps.png"]
+    if (
+        trained
+        or evaluated
+        or not all(p.exists() for p in (stamp, *drawn))
+        or (stamp.read_text() != figure_key)
+    ):
+        saliency_figure(models, data.test, settings, drawn[0])
+        fourier_figure(results, settings, drawn[1])
+        stamp.write_text(figure_key)
     differences_figure(rows, root / "paired_differences.png")
-    fourier_figure(results, settings, root / "fourier_heat_maps.png")
     context = {
         "axes": axes,
         "smoke_run": smoke_run,
