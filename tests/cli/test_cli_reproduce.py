@@ -35,6 +35,7 @@ TINY = [
     "--set", "saliency_images=4",
     "--set", "saliency_samples=2",
     "--set", "num_bootstrap=50",
+    "--workers", "1",  # tiny models: starting worker processes would cost more than they save
 ]  # fmt: skip
 MODELS = {"standard", "shape_only", "pgd_linf_2", "pgd_linf_4", "pgd_l2", "fgsm_rs", "underfit"}
 
