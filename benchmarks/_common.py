@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from shapebias.data import ShapeTextureDataset
+from shapebias.data import ShapeTextureDataset, dataset_tensors
 
 
 def shape_texture(
@@ -24,8 +24,8 @@ def shape_texture(
     attack benchmarks' models).
     """
     data = ShapeTextureDataset(split, num_classes=num_classes, texture_correlation=0.8, size=size)
-    images, labels = zip(*(data[i] for i in range(size)), strict=True)
-    return torch.stack(images), torch.tensor(labels)
+    images, labels = dataset_tensors(data)
+    return images, labels
 
 
 def machine() -> str:

@@ -22,20 +22,19 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
-import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _cue_experiment as ce
-
 import shapebias
+from shapebias.experiments import CueBudget, cue_data, evaluate_cues, train_cue_models
 
 log = logging.getLogger("calibrate_dataset")
 
@@ -66,6 +65,31 @@ MAX_ERASED_MARGIN = 0.10
 """Target 3: texture-only accuracy under PGD at every eps at most chance + 10 points."""
 
 
+def append_record(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line (a run survives an interruption of the sweep)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines written by :func:`append_record` (none when the file is missing)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def timed(label: str):
+    """Log how long the block took; the yielded dict gets ``seconds``."""
+    began, timer = time.perf_counter(), {}
+    try:
+        yield timer
+    finally:
+        timer["seconds"] = time.perf_counter() - began
+        log.info("%s: %.1f s", label, timer["seconds"])
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/calibration"))
@@ -86,28 +110,29 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = _parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
-    budget = ce.Budget()
+    budget = CueBudget()
     if args.quick:
-        budget = ce.Budget(train_size=256, test_size=64, width=8, standard_epochs=1)
+        budget = CueBudget(train_size=256, test_size=64, width=8, standard_epochs=1)
         args.settings, args.seeds = args.settings[:1], 1
     records_path = args.out / "calibration.jsonl"
-    done = {(r["setting"], r["seed"]) for r in ce.read_records(records_path)}
+    done = {(r["setting"], r["seed"]) for r in read_records(records_path)}
     for name in args.settings:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             if (name, seed) in done:
                 continue
-            with ce.timed(f"{name} seed {seed}") as timer:
-                data = ce.make_data(GRID[name], seed, budget)
+            with timed(f"{name} seed {seed}") as timer:
+                data = cue_data(GRID[name], seed, budget)
                 cache = args.out / "models" / f"{name}_seed{seed}.pt"
-                model = ce.train(data, seed, budget, cache=None if args.quick else cache)
-                result = ce.evaluate(model, data, EPS, budget)
+                caches = None if args.quick else [cache]
+                (model,) = train_cue_models([data], [seed], budget, caches=caches)
+                result = evaluate_cues(model, data, EPS, budget)
             record = {"setting": name, "axes": GRID[name], "seed": seed, **result}
-            record["seconds"] = round(timer.seconds, 1)
-            ce.append_record(records_path, record)
+            record["seconds"] = round(timer["seconds"], 1)
+            append_record(records_path, record)
             log.info("%s", _row(record))
     order = list(GRID)
     records = sorted(
-        ce.read_records(records_path),
+        read_records(records_path),
         key=lambda r: (
             order.index(r["setting"]) if r["setting"] in GRID else len(order),
             r["seed"],
@@ -123,7 +148,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 "environment": shapebias.environment_record(),
                 "summary": summary,
                 "runs": records,
-            }, indent=1
+            },
+            indent=1,
         )
     )
     return records

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from shapebias.attacks import PGD, pgd, robust_accuracy
-from shapebias.data import ShapeTextureDataset
+from shapebias.data import ShapeTextureDataset, dataset_tensors
 from shapebias.models import small_cnn
 from shapebias.training import Recipe
 
@@ -24,8 +24,7 @@ generator = torch.Generator().manual_seed(0)
 # Four classes at 16x16 pixels; each shape mostly comes with its own texture.
 options = {"num_classes": 4, "image_size": 16}
 train_set = ShapeTextureDataset("train", size=1500, **options)
-images, labels = zip(*ShapeTextureDataset("test", size=256, **options), strict=True)
-test_images, test_labels = torch.stack(images), torch.tensor(labels)
+test_images, test_labels = dataset_tensors(ShapeTextureDataset("test", size=256, **options))
 
 # A short run learns with Adam and a one-cycle schedule (``optimizer="adam"``, as
 # examples/reproduce_paper.py); the recipe builds both and calls fit.

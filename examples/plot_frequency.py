@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from shapebias.data import ShapeTextureDataset
+from shapebias.data import ShapeTextureDataset, dataset_tensors
 from shapebias.frequency import (
     band_eps_index,
     fourier_basis,
@@ -58,8 +58,7 @@ options = {"num_classes": 4, "image_size": SIZE}
 
 
 def tensors(split, size):
-    images, labels = zip(*ShapeTextureDataset(split, size=size, **options), strict=True)
-    return torch.stack(images), torch.tensor(labels)
+    return dataset_tensors(ShapeTextureDataset(split, size=size, **options))
 
 
 train, test = tensors("train", 1500), tensors("test", 80)

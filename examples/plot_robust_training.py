@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from shapebias.attacks import PGD
-from shapebias.data import ShapeTextureDataset
+from shapebias.data import ShapeTextureDataset, dataset_tensors
 from shapebias.models import small_cnn
 from shapebias.training import Recipe
 
@@ -35,8 +35,7 @@ EPS, STANDARD_EPOCHS, ROBUST_EPOCHS = 2 / 255, 8, 3
 
 def tensors(split, size):
     """All items of a split, rendered once, as an ``(images, labels)`` pair."""
-    images, labels = zip(*ShapeTextureDataset(split, size=size, **OPTIONS), strict=True)
-    return torch.stack(images), torch.tensor(labels)
+    return dataset_tensors(ShapeTextureDataset(split, size=size, **OPTIONS))
 
 
 train, test = tensors("train", 1536), tensors("test", 256)

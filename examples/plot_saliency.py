@@ -33,7 +33,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from shapebias.attacks import PGD, robust_accuracy
-from shapebias.data import ShapeTextureDataset
+from shapebias.data import ShapeTextureDataset, dataset_tensors
 from shapebias.models import small_cnn
 from shapebias.saliency import model_randomization_test, plot_saliency_grid
 from shapebias.training import Recipe
@@ -44,8 +44,7 @@ EPS = 4 / 255
 
 def tensors(split, size):
     """All items of a split, rendered once, as an ``(images, labels)`` pair."""
-    images, labels = zip(*ShapeTextureDataset(split, size=size, **OPTIONS), strict=True)
-    return torch.stack(images), torch.tensor(labels)
+    return dataset_tensors(ShapeTextureDataset(split, size=size, **OPTIONS))
 
 
 train, (test_images, test_labels) = tensors("train", 1536), tensors("test", 128)

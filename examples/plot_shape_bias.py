@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch.utils.data import DataLoader
 
-from shapebias.data import ShapeTextureDataset
+from shapebias.data import ShapeTextureDataset, dataset_tensors
 from shapebias.metrics import shape_bias, shape_bias_table
 from shapebias.models import small_cnn
 from shapebias.training import Recipe
@@ -33,8 +33,7 @@ from shapebias.training import Recipe
 OPTIONS = {"num_classes": 3, "image_size": 16}
 conflict = ShapeTextureDataset("cue_conflict", size=600, **OPTIONS)
 CLASSES, TEXTURES = conflict.class_shapes, conflict.class_textures
-images, shape_labels, texture_labels = zip(*conflict, strict=True)
-cue_conflict = (torch.stack(images), torch.tensor(shape_labels), torch.tensor(texture_labels))
+cue_conflict = dataset_tensors(conflict)
 
 fig, axes = plt.subplots(1, 6, figsize=(9, 1.8))
 for ax, image, s, t in zip(axes, *cue_conflict, strict=False):

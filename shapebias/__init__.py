@@ -1,6 +1,16 @@
 """shapebias: why adversarially trained CNNs are robust, as small composable PyTorch modules."""
 
-from shapebias import attacks, data, distortions, frequency, metrics, models, saliency, training
+from shapebias import (
+    attacks,
+    data,
+    distortions,
+    experiments,
+    frequency,
+    metrics,
+    models,
+    saliency,
+    training,
+)
 from shapebias._environment import environment_record
 from shapebias._version import __version__
 
@@ -10,6 +20,7 @@ __all__ = [
     "data",
     "distortions",
     "environment_record",
+    "experiments",
     "frequency",
     "metrics",
     "models",

@@ -17,12 +17,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from shapebias.cli import _benchmark, _evaluate
+from shapebias.cli import _benchmark, _compare, _evaluate, _map, _reproduce
 from shapebias.cli._errors import ArgumentParser, UsageError, guarded
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (_evaluate, _benchmark)
+_COMMANDS = (_evaluate, _reproduce, _map, _compare, _benchmark)
 _DEBUG_HELP = "on an error, print the traceback too (default: one line)"
 
 

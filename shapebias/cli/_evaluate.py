@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import torch.distributed as dist
 
 from shapebias import _card, _human_card
 from shapebias._distributed import is_main_process
+from shapebias.cli._arguments import floats, number
 from shapebias.cli._errors import (
     UsageError,
     check_count,
@@ -41,26 +41,6 @@ logger = logging.getLogger("shapebias.cli.evaluate")
 _AUTOCAST = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def _fraction(text: str) -> float:
-    """``"4/255"`` or ``"0.0157"`` as a float."""
-    try:
-        return float(Fraction(text))
-    except (ValueError, ZeroDivisionError) as error:
-        raise argparse.ArgumentTypeError(
-            f"expected a number such as 4/255, got {text!r}"
-        ) from error
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers such as 0.485,0.456,0.406, got {text!r}"
-        ) from error
-    return values
-
-
 def add_parser(commands: Any) -> None:
     """Register ``evaluate`` and its arguments on the sub-command action ``commands``."""
     evaluate = commands.add_parser(
@@ -73,8 +53,8 @@ def add_parser(commands: Any) -> None:
     model.add_argument("--arch", required=True, help="torchvision or timm name, e.g. resnet50")
     model.add_argument("--weights", required=True, help="local weight file (never downloaded)")
     model.add_argument("--num-classes", type=int, help="outputs of the network (default: arch's)")
-    model.add_argument("--mean", type=_floats, help="input mean, default file's or ImageNet's")
-    model.add_argument("--std", type=_floats, help="input std, default file's or ImageNet's")
+    model.add_argument("--mean", type=floats, help="input mean, default file's or ImageNet's")
+    model.add_argument("--std", type=floats, help="input std, default file's or ImageNet's")
     model.add_argument("--non-strict", action="store_true", help="tolerate missing/extra keys")
     data = evaluate.add_argument_group("stimuli")
     data.add_argument("--clean", help="folder <category>/<images>: clean 16-class test set")
@@ -92,7 +72,7 @@ def add_parser(commands: Any) -> None:
     )  # fmt: skip
     evaluation = evaluate.add_argument_group("evaluation")
     evaluation.add_argument(
-        "--eps", type=_fraction, help="L-inf budget for robust accuracy, e.g. 4/255"
+        "--eps", type=number, help="L-inf budget for robust accuracy, e.g. 4/255"
     )
     evaluation.add_argument(
         "--attack", choices=("autoattack", "pgd"), default="autoattack",

@@ -60,6 +60,7 @@ from shapebias.data._stimuli import (
     stimulus_folder,
     stimulus_transform,
 )
+from shapebias.data._tensors import dataset_tensors
 from shapebias.data._textures import TEXTURES
 
 __all__ = [
@@ -86,6 +87,7 @@ __all__ = [
     "cifar10",
     "condition_key",
     "cue_conflict_texture",
+    "dataset_tensors",
     "image_folder",
     "image_id",
     "is_human",

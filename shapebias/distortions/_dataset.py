@@ -8,9 +8,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from shapebias._protocol import apply_distortion
 from shapebias._seeds import seeded_generator
 from shapebias._validation import check_callable, check_int
-from shapebias.distortions._protocol import apply_distortion
 
 __all__ = ["DistortedDataset", "item_generator"]
 

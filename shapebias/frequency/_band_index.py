@@ -28,8 +28,7 @@ from shapebias._validation import (
 from shapebias.attacks import PGD
 from shapebias.attacks._pgd import run_attack
 from shapebias.attacks._threat import NORMS
-from shapebias.models import warn_if_train_mode
-from shapebias.models._stacked import check_unstacked
+from shapebias.models import check_unstacked, warn_if_train_mode
 
 __all__ = ["BandEpsIndex", "band_eps_index", "default_eps_grid"]
 

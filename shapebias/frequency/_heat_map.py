@@ -22,8 +22,7 @@ from shapebias._validation import (
     check_real,
 )
 from shapebias.frequency._basis import basis_images, centred_range, check_size
-from shapebias.models import eval_mode
-from shapebias.models._stacked import check_unstacked
+from shapebias.models import check_unstacked, eval_mode
 
 __all__ = ["FourierHeatMap", "fourier_heat_map"]
 

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from shapebias._batches import iterate_batches
 from shapebias._distributed import gather_tensor, rank_and_world, shard_data
 from shapebias._precision import evaluation_autocast
+from shapebias._protocol import apply_distortion
 from shapebias._seeds import derive_seed, seeded_generator
 from shapebias._validation import (
     check_autocast,
@@ -23,12 +24,10 @@ from shapebias._validation import (
     check_logits,
     check_model,
 )
-from shapebias.distortions._protocol import apply_distortion
 from shapebias.metrics._bootstrap import Estimate, estimate, resample_counts, share
 from shapebias.metrics._checks import check_bootstrap, require_samples
 from shapebias.metrics._tables import MISSING, check_results, format_estimate, markdown_table
-from shapebias.models import warn_if_train_mode
-from shapebias.models._stacked import check_unstacked
+from shapebias.models import check_unstacked, warn_if_train_mode
 
 __all__ = ["DistortionAccuracy", "accuracy_table", "distortion_accuracy"]
 

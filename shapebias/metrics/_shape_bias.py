@@ -25,8 +25,7 @@ from shapebias.metrics._bootstrap import Estimate, estimate, resample_counts, sh
 from shapebias.metrics._checks import CUE_CONFLICT_LABELS, check_bootstrap, require_samples
 from shapebias.metrics._class_map import check_class_map, mean_by_group, member_index
 from shapebias.metrics._tables import MISSING, check_results, format_estimate, markdown_table
-from shapebias.models import warn_if_train_mode
-from shapebias.models._stacked import check_unstacked
+from shapebias.models import check_unstacked, warn_if_train_mode
 
 __all__ = ["ShapeBias", "shape_bias", "shape_bias_table", "summarise_decisions"]
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
+from shapebias._markdown import markdown_table
 from shapebias._validation import check_bool
 from shapebias.metrics._bootstrap import Estimate
 
@@ -31,12 +32,6 @@ def format_estimate(value: Estimate, *, digits: int = 1, intervals: bool = True)
     if intervals and not math.isnan(value.low):
         text += f" [{100 * value.low:.{digits}f}, {100 * value.high:.{digits}f}]"
     return text
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table, first column left-aligned, the rest right-aligned."""
-    lines = [header, [":---"] + ["---:"] * (len(header) - 1), *rows]
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
 
 def check_results(results: Any, kind: type, maker: str) -> Mapping[str, Any]:

@@ -25,7 +25,7 @@ from shapebias.models._pretrained import (
 )
 from shapebias.models._resnet import resnet18
 from shapebias.models._small_cnn import small_cnn
-from shapebias.models._stacked import StackedModels, holds_stack
+from shapebias.models._stacked import StackedModels, check_unstacked, holds_stack
 from shapebias.models._stacked_loader import StackedLoader
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "batchnorm_statistics_kept",
     "build_architecture",
     "check_architecture_name",
+    "check_unstacked",
     "crafting",
     "eval_mode",
     "frozen",

@@ -432,7 +432,7 @@ def check_unstacked(model: Any, user: str, why: str) -> None:
 
     Example:
         >>> from shapebias.models import StackedModels, small_cnn
-        >>> from shapebias.models._stacked import check_unstacked
+        >>> from shapebias.models import check_unstacked
         >>> check_unstacked(small_cnn(3), "smoothgrad", "it chunks the batch")  # no error
         >>> stack = StackedModels([small_cnn(3, width=8) for _ in range(2)])
         >>> check_unstacked(stack, "smoothgrad", "it chunks the batch")  # doctest: +ELLIPSIS

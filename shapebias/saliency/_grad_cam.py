@@ -15,8 +15,7 @@ from shapebias._validation import (
     check_logits,
     check_module,
 )
-from shapebias.models import warn_if_train_mode
-from shapebias.models._stacked import check_unstacked
+from shapebias.models import check_unstacked, warn_if_train_mode
 from shapebias.saliency._hooks import HOOKS, forward_hooks, resolve_layer
 from shapebias.saliency._targets import check_output, check_target, objective
 

@@ -19,7 +19,7 @@ from shapebias._validation import (
     check_module,
     check_real,
 )
-from shapebias.models._stacked import check_unstacked
+from shapebias.models import check_unstacked
 from shapebias.saliency._chunking import resolve_batch_size
 from shapebias.saliency._hooks import HOOKS
 from shapebias.saliency._methods import call_rewound, check_method_kwargs, resolve_method

@@ -15,8 +15,7 @@ from shapebias._validation import (
     check_model,
     check_real,
 )
-from shapebias.models import warn_if_train_mode
-from shapebias.models._stacked import check_unstacked
+from shapebias.models import check_unstacked, warn_if_train_mode
 from shapebias.saliency._chunking import Rows, chunked_sum, resolve_batch_size
 from shapebias.saliency._targets import check_output, check_target, input_gradient, predict
 
