@@ -344,6 +344,10 @@ def robust_accuracy(
         leave=False,
     )
     for images, labels in batches:
+        hasher.update(images, labels)
+        with torch.no_grad(), evaluation_autocast(autocast, images.device):
+            logits = model(images)
+        check_logits(logits, images.shape[0], labels)
         if total == 0:
             manifest.update(device=str(images.device), dtype=str(images.dtype))
             stochastic = differs_between_passes(model, images)
@@ -355,10 +359,6 @@ def robust_accuracy(
                     "attacks then follow the mean of k passes and a sample counts robust only "
                     "if it is right in each of k fresh passes. Or make the model deterministic."
                 )
-        hasher.update(images, labels)
-        with torch.no_grad(), evaluation_autocast(autocast, images.device):
-            logits = model(images)
-        check_logits(logits, images.shape[0], labels)
         correct = logits.argmax(1) == labels
         if passes > 1:
             correct &= ~_misclassified(model, images, labels, correct, passes)

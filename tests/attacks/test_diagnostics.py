@@ -219,8 +219,9 @@ def test_run_under_autocast_is_verified_outside_it_in_float32():
     robust_accuracy(
         recording, (images, labels), _null_attack, progress=False, autocast=torch.bfloat16
     )
-    # passes: 2 stochastic check, clean (autocast), gradient check, the attack's own, verification
-    assert seen[2] == torch.bfloat16
+    # passes: clean (under autocast), 2 stochastic check, gradient check, the attack's own,
+    # then the verification, which must run outside the autocast
+    assert seen[0] == torch.bfloat16
     assert seen[-1] == torch.float32 and seen.count(torch.bfloat16) == 1
 
 
@@ -302,3 +303,9 @@ def test_generator_state_hash_is_taken_before_the_run():
     recorded = result.manifest["attacks"][0]["generator"]
     assert recorded == generator_record(_gen(4)) and recorded["seed"] == 4
     assert generator_record(generator) != recorded  # the run consumed the generator
+
+
+def test_tuple_output_gets_the_logits_error_before_any_diagnostic():
+    model, images, labels = mlp_task()
+    with pytest.raises(TypeError, match=r"model must return a logits tensor.*got tuple"):
+        robust_accuracy(lambda x: (model(x),), (images, labels), _null_attack, progress=False)
