@@ -50,6 +50,17 @@ class Diagnostics:
         disagreements: samples whose attack bookkeeping and re-classification disagreed
             (on a stochastic model under ``eot`` the attacks see mean logits and the check
             fresh passes, so some disagreement is expected there and not flagged).
+
+    Example:
+        >>> import torch
+        >>> from shapebias.attacks import PGD, robust_accuracy
+        >>> from shapebias.models import small_cnn
+        >>> model = small_cnn(3).eval()
+        >>> data = (torch.rand(8, 3, 16, 16), torch.randint(0, 3, (8,)))
+        >>> result = robust_accuracy(model, data, PGD(eps=8 / 255, steps=3), progress=False)
+        >>> d = result.diagnostics
+        >>> (d.stochastic, d.eot, d.verified == result.robust_correct)
+        (False, 1, True)
     """
 
     zero_gradient: float = 0.0
