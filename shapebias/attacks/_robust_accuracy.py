@@ -285,12 +285,11 @@ def robust_accuracy(
         ValueError: a :class:`~shapebias.models.StackedModels` as ``model`` (it drops
             samples: attack each member of ``stack.unstack()``), empty data, a targeted
             PGD/FGSM, an attack with a per-sample ``(N,)`` eps on data that is not one
-            batch of ``N`` images, or any input check of the attacks.
+            batch of ``N`` images, or any input check of the attacks; ``eot`` below 1; a
+            stochastic model without ``eot``; output shapes that change between passes.
 
     Warns:
-        GradientMaskingWarning: a black-box attack succeeded where white-box ones failed;
-            correctly classified samples have zero or non-finite input gradients; the
-            verified count disagrees with the attacks' bookkeeping.
+        GradientMaskingWarning: a suspect finding of :class:`~shapebias.attacks.Diagnostics`.
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.
 
     Example:
