@@ -26,6 +26,13 @@ FAB-T included. The paper's ``steps=100`` is timed once as well. Part 5 times FA
 sample runs every step of every target) against targets x steps x (forward + input
 backward) of the bare model, and against torchattacks.FAB with the same settings; FAB
 also needs one forward per step to check the new point, so its floor is about 1.3x.
+Part 6 (``--part diagnostics``) times what ``RobustAccuracy.diagnostics`` and
+``.manifest`` add to an ``auto_attack`` run (the stochastic check, the masked-gradient
+pass, the verified count's re-classification, the data and parameter hashes, the
+environment record), by wrapping those calls with timers inside one run, for
+``version="fast"`` and ``"standard"``; without a cached trained model it uses the same
+architecture untrained (``--untrained``), where attacks end sooner, so the share is an
+upper bound.
 """
 
 from __future__ import annotations
@@ -294,6 +301,56 @@ def part_ensemble(model, images, labels, args):
     )
 
 
+def part_diagnostics(model, images, labels, args):
+    """Share of an auto_attack run spent on the diagnostics and manifest (issue 25)."""
+    import shapebias.attacks._robust_accuracy as ra
+
+    spent = [0.0]
+    names = ("differs_between_passes", "masked_gradients", "_misclassified", "parameter_hash",
+             "environment_record")  # fmt: skip
+    originals = {name: getattr(ra, name) for name in names}
+    original_update = ra.ImageHasher.update
+
+    def timed(function):
+        def wrapper(*a, **k):
+            start = time.perf_counter()
+            try:
+                return function(*a, **k)
+            finally:
+                spent[0] += time.perf_counter() - start
+
+        return wrapper
+
+    for name, function in originals.items():
+        setattr(ra, name, timed(function))
+    ra.ImageHasher.update = timed(original_update)
+    print(
+        f"\ndiagnostics cost, L-inf eps 2/255, {images.shape[0]} images, steps "
+        f"{args.apgd_steps}, Square {args.square_queries} queries, batch {args.batch}"
+    )
+    try:
+        for version in ("fast", "standard"):
+            shares = []
+            for repeat in range(args.repeats):
+                spent[0] = 0.0
+                start = time.perf_counter()
+                result = auto_attack(
+                    model, (images, labels), eps=EPS, version=version, steps=args.apgd_steps,
+                    num_targets=3, queries=args.square_queries, batch_size=args.batch,
+                    generator=torch.Generator().manual_seed(repeat), progress=False,
+                )  # fmt: skip
+                total = time.perf_counter() - start
+                shares.append((spent[0] / total, spent[0], total))
+            share, part, total = sorted(shares)[len(shares) // 2]
+            print(f"  version={version:9s} run {total:7.2f} s, diagnostics {part:6.3f} s = "
+                  f"{100 * share:5.2f} % (median of {args.repeats}); robust {result.robust:.3f}, "
+                  f"suspect {result.diagnostics.suspect}")  # fmt: skip
+    finally:
+        for name, function in originals.items():
+            setattr(ra, name, function)
+        ra.ImageHasher.update = original_update
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=2)
@@ -304,18 +361,27 @@ def main():
     parser.add_argument("--fab-steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--ensemble-repeats", type=int, default=3)
-    parts = ["apgd", "square", "bookkeeping", "ensemble", "fab", "all"]
+    parts = ["apgd", "square", "bookkeeping", "ensemble", "fab", "diagnostics", "all"]
     parser.add_argument("--part", choices=parts, default="all")
     parser.add_argument(
         "--paper-steps", action=argparse.BooleanOptionalAction, default=True,
         help="also run auto_attack once with the paper's 100 APGD steps",
     )  # fmt: skip
     parser.add_argument("--model-cache", default=CACHE, help="the trained model's file")
+    parser.add_argument(
+        "--untrained", action="store_true",
+        help="use the architecture untrained instead of training the model (diagnostics part)",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"machine: {machine()}; load average {os.getloadavg()}")
     images, labels = shape_texture("test", args.eval_images, num_classes=CLASSES)
-    model = load_model(args.model_cache)
+    if args.untrained:
+        torch.manual_seed(0)
+        model = small_cnn(CLASSES, width=32).eval()
+        labels = own_labels(model, images)
+    else:
+        model = load_model(args.model_cache)
     if args.part in ("apgd", "all"):
         part_apgd(model, images[: args.batch], args)
     if args.part in ("square", "all"):
@@ -326,6 +392,8 @@ def main():
         part_ensemble(model, images, labels, args)
     if args.part in ("fab", "all"):
         part_fab(model, images[: args.batch], args)
+    if args.part in ("diagnostics", "all"):
+        part_diagnostics(model, images, labels, args)
     print(f"load average after: {os.getloadavg()}")
 
 

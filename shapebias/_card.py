@@ -205,7 +205,10 @@ def _robust(
         autocast=settings.autocast,
     )  # fmt: skip
     counts = ("clean", "robust", "total", "clean_correct", "robust_correct")
-    return {**described, "eps": eps, **{key: getattr(result, key) for key in counts}}
+    return {
+        **described, "eps": eps, **{key: getattr(result, key) for key in counts},
+        "diagnostics": result.diagnostics.to_dict(), "manifest": result.manifest,
+    }  # fmt: skip
 
 
 def provenance(
@@ -274,12 +277,27 @@ def card_markdown(card: Mapping[str, Any], title: str) -> str:
             f"- clean {100 * robust['clean']:.1f} %, robust {100 * robust['robust']:.1f} % "
             f"over {robust['total']} images"
         )
+        if "diagnostics" in robust:
+            lines.append(_diagnostics_line(robust["diagnostics"]))
         lines.append("")
     if "humans" in card:
         lines += humans_markdown(card["humans"])
     lines += ["## Provenance", "", "```json", json.dumps(card["provenance"], indent=2), "```", ""]
     lines.append("Intervals: percentile bootstrap over images, 95 %.")
     return "\n".join(lines)
+
+
+def _diagnostics_line(d: Mapping[str, Any]) -> str:
+    """One line of the robust accuracy's diagnostics (issue 25)."""
+    verdict = (
+        "SUSPECT (see the guide: Can I trust this robust accuracy?)" if d["suspect"] else "clean"
+    )
+    return (
+        f"- diagnostics: {verdict}; zero/non-finite input gradients "
+        f"{100 * d['zero_gradient']:.1f} % of correct images, black-box breaks "
+        f"{d['black_box_breaks']}, stochastic {'yes' if d['stochastic'] else 'no'}, "
+        f"verified robust count {d['verified']} ({d['disagreements']} disagreements)"
+    )
 
 
 def _percent(estimate: Mapping[str, Any]) -> str:

@@ -171,3 +171,6 @@ def test_every_number_of_the_card_equals_an_independent_count(tree, tmp_path, mo
     else:
         assert robust["attack"] == "PGD" and robust["restarts"] == 1
     assert f"- clean {_pct(0.8)} %, robust {_pct(0.4)} % over 5 images" in markdown
+    # issue 25: the diagnostics and manifest travel with the robust accuracy
+    assert robust["diagnostics"]["verified"] == sturdy_right and robust["manifest"]["samples"] == 5
+    assert f"verified robust count {sturdy_right} (" in markdown

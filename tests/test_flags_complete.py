@@ -27,6 +27,8 @@ SUBPACKAGES = ("attacks", "data", "distortions", "frequency", "metrics", "models
                "training")  # fmt: skip
 # Fields of results and state objects: set by the library, not arguments a caller passes.
 NOT_ARGUMENTS = {
+    ("attacks.Diagnostics", "monotone"): "a result: robust accuracy fell with eps (issue 25)",
+    ("attacks.Diagnostics", "stochastic"): "a result: two forward passes differed (issue 25)",
     ("metrics.Holm", "rejected"): "a result: which hypotheses Holm's procedure rejected",
     ("training.TrainingState", "stop"): "training state a callback sets to end the run",
 }

@@ -1,6 +1,8 @@
-"""Attacks (FGSM, PGD, APGD, FAB, Square), the AutoAttack ensemble, robust accuracy."""
+"""Attacks (FGSM, PGD, APGD, FAB, Square), the AutoAttack ensemble, robust accuracy and its
+diagnostics."""
 
 from shapebias.attacks._apgd import APGD, apgd, apgd_checkpoints
+from shapebias.attacks._diagnostics import Diagnostics
 from shapebias.attacks._dlr import dlr_loss, targeted_dlr_loss
 from shapebias.attacks._ensemble import auto_attack, auto_attack_suite, robustness_curve
 from shapebias.attacks._fab import FAB, fab
@@ -17,6 +19,7 @@ __all__ = [
     "FAB",
     "FGSM",
     "PGD",
+    "Diagnostics",
     "GradientMaskingWarning",
     "RobustAccuracy",
     "Square",

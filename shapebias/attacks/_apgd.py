@@ -432,13 +432,14 @@ def apgd(
 
 def apgd_fooled(
     model: Any, images: torch.Tensor, labels: torch.Tensor, active: torch.Tensor, **kwargs: Any
-) -> torch.Tensor:
-    """Boolean ``(N,)``: which ``active`` samples an :func:`apgd` call with ``kwargs`` breaks."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(fooled, adversarial)``: which ``active`` samples an :func:`apgd` call with
+    ``kwargs`` breaks (boolean ``(N,)``), and the images it returned."""
     settings = _settings(model, images, labels, **kwargs)
-    fooled = run_apgd(model, images, labels, settings, active=active).fooled
-    if fooled is None:  # an active= mask makes run_apgd evaluate the end points
+    outcome = run_apgd(model, images, labels, settings, active=active)
+    if outcome.fooled is None:  # an active= mask makes run_apgd evaluate the end points
         raise RuntimeError("apgd internal error: the attack left no outcome.")
-    return fooled
+    return outcome.fooled, outcome.adversarial
 
 
 @dataclass(frozen=True)

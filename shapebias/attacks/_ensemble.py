@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from numbers import Real
 from typing import Any
@@ -96,6 +97,7 @@ def auto_attack(
     batch_size: int = 256,
     generator: torch.Generator | None = None,
     progress: bool = True,
+    eot: int | None = None,
 ) -> RobustAccuracy:
     """Robust accuracy under the AutoAttack ensemble (Croce & Hein, 2020).
 
@@ -113,9 +115,12 @@ def auto_attack(
             :func:`auto_attack_suite`.
         batch_size: batch size for a Dataset or a tensor pair.
         progress: show a tqdm progress bar.
+        eot: for a stochastic model, forward passes per expectation and per verification,
+            as for :func:`~shapebias.attacks.robust_accuracy` (``None`` refuses one).
 
     Returns:
-        A :class:`~shapebias.attacks.RobustAccuracy`: clean and robust accuracy, robust
+        A :class:`~shapebias.attacks.RobustAccuracy` (with its ``diagnostics`` and
+        ``manifest``): clean and robust accuracy, robust
         accuracy after each attack (``robust_after``, named in ``attacks``) and the
         attack that broke each sample (``broken_by``).
 
@@ -152,7 +157,7 @@ def auto_attack(
         queries=queries,
         generator=generator,
     )
-    return robust_accuracy(model, data, suite, batch_size=batch_size, progress=progress)
+    return robust_accuracy(model, data, suite, batch_size=batch_size, progress=progress, eot=eot)
 
 
 def robustness_curve(
@@ -167,7 +172,8 @@ def robustness_curve(
         **kwargs: keyword arguments of :func:`auto_attack` (``norm``, ``version``, ...).
 
     Returns:
-        ``{eps: RobustAccuracy}`` in the order given.
+        ``{eps: RobustAccuracy}`` in the order given; with several budgets each result's
+        ``diagnostics.monotone`` says whether robust accuracy fell (or stayed) with ``eps``.
 
     Raises:
         TypeError: ``eps_values`` is not a list or tuple of numbers (one float: use
@@ -192,8 +198,18 @@ def robustness_curve(
     """
     _check_budgets(eps_values, kwargs.get("norm", "linf"))
     curve = {float(eps): auto_attack(model, data, eps=eps, **kwargs) for eps in eps_values}
-    warn_if_not_monotone({eps: result.robust for eps, result in curve.items()})
-    return curve
+    robust = {eps: result.robust for eps, result in curve.items()}
+    warn_if_not_monotone(robust)
+    if len(curve) < 2:
+        return curve
+    ordered = [robust[eps] for eps in sorted(robust)]
+    monotone = all(high <= low for low, high in itertools.pairwise(ordered))
+    return {
+        eps: dataclasses.replace(
+            result, diagnostics=dataclasses.replace(result.diagnostics, monotone=monotone)
+        )
+        for eps, result in curve.items()
+    }
 
 
 def _check_budgets(eps_values: Any, norm: Any) -> None:

@@ -373,14 +373,16 @@ def fab(
 
 def fab_fooled(
     model: Any, images: torch.Tensor, labels: torch.Tensor, active: torch.Tensor, **kwargs: Any
-) -> torch.Tensor:
-    """Boolean ``(N,)``: which ``active`` samples a :func:`fab` call with ``kwargs`` breaks.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(fooled, adversarial)``: which ``active`` samples a :func:`fab` call with ``kwargs``
+    breaks (boolean ``(N,)``), and the images it returned.
 
     A sample leaves each run at its first adversarial iterate within ``eps``, so this
     is exactly which samples :func:`fab` would return adversarial, at less cost.
     """
     settings = _settings(model, images, labels, **kwargs)
-    return run_fab(model, images, labels, settings, active=active, early_stop=True)[1]
+    adversarial, fooled = run_fab(model, images, labels, settings, active=active, early_stop=True)
+    return fooled, adversarial
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from shapebias._batches import batch_count, is_tensor_tuple, iterate_batches
 from shapebias._config import config_kwargs
 from shapebias._distributed import all_reduce_sum, gather_tensor, shard_data
+from shapebias._environment import environment_record
 from shapebias._precision import evaluation_autocast
 from shapebias._validation import (
     check_autocast,
@@ -25,8 +26,17 @@ from shapebias._validation import (
     check_model,
 )
 from shapebias.attacks._apgd import APGD, apgd_fooled
+from shapebias.attacks._diagnostics import (
+    Diagnostics,
+    Expectation,
+    check_eot,
+    differs_between_passes,
+    masked_gradients,
+    warn_diagnostics,
+)
 from shapebias.attacks._fab import FAB, fab_fooled
 from shapebias.attacks._fgsm import FGSM
+from shapebias.attacks._manifest import ImageHasher, attack_config, parameter_hash
 from shapebias.attacks._masking import warn_if_black_box_stronger
 from shapebias.attacks._model_checks import refuse_stack
 from shapebias.attacks._pgd import PGD, run_attack
@@ -53,6 +63,12 @@ class RobustAccuracy:
             attack that first broke each sample, ``-1`` where none did (robust samples
             and those wrong on clean images).
         correct: ``(total,)`` bool on the CPU, in data order: classified correctly on clean images.
+        diagnostics: the :class:`~shapebias.attacks.Diagnostics` that say whether
+            ``robust`` can be trusted (masked gradients, black-box breaks, monotonicity,
+            a stochastic model, the verified count).
+        manifest: what a second run needs to reproduce the numbers (JSON-ready): versions,
+            device, dtype, autocast, every attack field with its generator's seed and state
+            hash, the model's parameter hash, the number of samples and a hash of them.
     """
 
     clean: float
@@ -64,6 +80,29 @@ class RobustAccuracy:
     robust_after: tuple[float, ...] = ()
     broken_by: torch.Tensor | None = dataclasses.field(default=None, compare=False, repr=False)
     correct: torch.Tensor | None = dataclasses.field(default=None, compare=False, repr=False)
+    diagnostics: Diagnostics = dataclasses.field(default_factory=Diagnostics, compare=False)
+    manifest: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Rates, counts, attacks, diagnostics and manifest as a JSON-ready dict.
+
+        Example:
+            >>> import json
+            >>> from shapebias.attacks import RobustAccuracy
+            >>> json.loads(json.dumps(RobustAccuracy(1.0, 0.5, 2, 2, 1).to_dict()))["robust"]
+            0.5
+        """
+        return {
+            "clean": self.clean,
+            "robust": self.robust,
+            "total": self.total,
+            "clean_correct": self.clean_correct,
+            "robust_correct": self.robust_correct,
+            "attacks": list(self.attacks),
+            "robust_after": list(self.robust_after),
+            "diagnostics": self.diagnostics.to_dict(),
+            "manifest": self.manifest,
+        }
 
 
 def attack_name(attack: Any) -> str:
@@ -90,8 +129,9 @@ def is_gradient_free(attack: Any) -> bool:
 
 def _fooled(
     model: Any, attack: Any, images: torch.Tensor, labels: torch.Tensor, active: torch.Tensor
-) -> torch.Tensor:
-    """Boolean ``(N,)``: the ``active`` samples ``attack`` breaks (others: False).
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(fooled, adversarial)``: the ``active`` samples ``attack`` claims to break (others:
+    False) and the images it returned (the clean image where it attacked nothing).
 
     The library's attacks run on the active samples in place, each leaving the batch
     at its first misclassifying iterate; any other callable gets the active samples.
@@ -103,10 +143,10 @@ def _fooled(
                 "attack must be untargeted for robust_accuracy (labels are the true classes), "
                 "got a targeted attack. Use targeted=False."
             )
-        fooled = run_attack(model, images, labels, plan, active=active).fooled
-        if fooled is None:  # an active= mask makes run_attack evaluate the end points
+        outcome = run_attack(model, images, labels, plan, active=active)
+        if outcome.fooled is None:  # an active= mask makes run_attack evaluate the end points
             raise RuntimeError("robust_accuracy internal error: the attack left no outcome.")
-        return fooled
+        return outcome.fooled, outcome.adversarial
     if isinstance(attack, APGD):
         return apgd_fooled(model, images, labels, active, **config_kwargs(attack))
     if isinstance(attack, FAB):
@@ -114,6 +154,7 @@ def _fooled(
     if isinstance(attack, Square):
         return square_fooled(model, images, labels, active, **config_kwargs(attack))
     fooled = torch.zeros_like(active)
+    returned = images.clone()
     if bool(active.any()):
         adversarial = attack(model, images[active], labels[active])
         if not isinstance(adversarial, torch.Tensor) or adversarial.shape != images[active].shape:
@@ -123,7 +164,24 @@ def _fooled(
             )
         with torch.no_grad():
             fooled[active] = model(adversarial).argmax(1) != labels[active]
-    return fooled
+        returned[active] = adversarial.detach()
+    return fooled, returned
+
+
+def _misclassified(
+    model: Any, images: torch.Tensor, labels: torch.Tensor, active: torch.Tensor, passes: int
+) -> torch.Tensor:
+    """The verified count's re-classification: ``active`` samples misclassified in any of
+    ``passes`` fresh forward passes at the images' own precision (float32 for float32
+    images), outside any autocast (others: False)."""
+    wrong = torch.zeros_like(active)
+    if bool(active.any()):
+        device_type = images.device.type
+        with torch.no_grad(), torch.autocast(device_type=device_type, enabled=False):
+            for _ in range(passes):
+                logits = model(images[active])
+                wrong[active] |= logits.argmax(1) != labels[active]
+    return wrong
 
 
 def _check_attacks(attack: Any) -> tuple[Any, ...]:
@@ -166,6 +224,7 @@ def robust_accuracy(
     progress: bool = True,
     autocast: torch.dtype | None = None,
     distributed: bool = True,
+    eot: int | None = None,
 ) -> RobustAccuracy:
     """Clean and robust accuracy of ``model`` on ``data`` under ``attack`` (or several).
 
@@ -182,8 +241,21 @@ def robust_accuracy(
     returns an adversarial point. Any other callable ``attack(model, images, labels)`` is run on
     the samples still standing.
 
-    If a gradient-free attack (:class:`~shapebias.attacks.Square`) breaks samples that
-    gradient attacks before it did not, a :class:`GradientMaskingWarning` says so.
+    Every result carries :class:`~shapebias.attacks.Diagnostics` (see the guide "Can I
+    trust this robust accuracy?"): the share of correctly classified samples with a zero
+    or non-finite input gradient, black-box breaks, whether the model is stochastic, and
+    the verified count: the images each attack returned for the samples it attacked are
+    re-classified in fresh float32 forward passes outside any autocast, and only a
+    re-classified misclassification counts (the reported ``robust`` is this verified
+    number; disagreements with the attacks' bookkeeping are counted). Each suspect
+    finding also raises a :class:`GradientMaskingWarning`.
+
+    A stochastic model (two eval-mode forward passes of one batch differ: dropout left
+    on, a randomised defence) is refused unless ``eot`` is given: one lucky pass would
+    count a sample robust. With ``eot=k`` the attacks see the mean logits of ``k``
+    passes (expectation over transformation), and a sample counts correct, and robust,
+    only if it is classified correctly in each of ``k`` fresh passes, at the clean point
+    and at every attack's returned point.
 
     Args:
         model: callable ``images -> logits``, normally in eval mode.
@@ -199,6 +271,9 @@ def robust_accuracy(
         distributed: under ``torchrun``, evaluate this process's block of ``data`` and
             combine the processes' counts and per-sample outcomes (default); ``False``
             evaluates ``data`` on this process alone, for callers that shard themselves.
+        eot: forward passes per expectation and per verification for a stochastic model
+            (a positive int); ``None`` (default) refuses a stochastic model. On a
+            deterministic model ``eot`` only repeats identical passes (allowed; use 1).
 
     Returns:
         A :class:`RobustAccuracy` with rates and counts over the whole dataset, the
@@ -210,10 +285,11 @@ def robust_accuracy(
         ValueError: a :class:`~shapebias.models.StackedModels` as ``model`` (it drops
             samples: attack each member of ``stack.unstack()``), empty data, a targeted
             PGD/FGSM, an attack with a per-sample ``(N,)`` eps on data that is not one
-            batch of ``N`` images, or any input check of the attacks.
+            batch of ``N`` images, or any input check of the attacks; ``eot`` below 1; a
+            stochastic model without ``eot``; output shapes that change between passes.
 
     Warns:
-        GradientMaskingWarning: a black-box attack succeeded where white-box ones failed.
+        GradientMaskingWarning: a suspect finding of :class:`~shapebias.attacks.Diagnostics`.
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.
 
     Example:
@@ -239,12 +315,26 @@ def robust_accuracy(
     check_autocast(autocast)
     check_bool(progress, "progress")
     check_bool(distributed, "distributed")
+    check_eot(eot)
+    passes = eot or 1
     warn_if_train_mode(model, "robust_accuracy")
     data = shard_data(data, active=distributed)
     _check_per_sample_budgets(attacks, data, batch_size)
-    total = clean_correct = 0
+    names = tuple(attack_name(one) for one in attacks)
+    manifest: dict[str, Any] = {
+        "environment": environment_record(),
+        "attacks": [attack_config(one, name) for one, name in zip(attacks, names, strict=True)],
+        "model_sha256": parameter_hash(model),
+        "autocast": None if autocast is None else str(autocast),
+        "batch_size": batch_size,
+        "eot": eot,
+    }
+    attack_model = Expectation(model, passes) if passes > 1 else model
+    total = clean_correct = zero_gradient = disagreements = 0
+    stochastic = False
     standing = [0] * len(attacks)
     broken_parts, correct_parts = [], []
+    hasher = ImageHasher()
     batches = tqdm(
         iterate_batches(data, batch_size),
         total=batch_count(data, batch_size),
@@ -253,14 +343,32 @@ def robust_accuracy(
         leave=False,
     )
     for images, labels in batches:
+        hasher.update(images, labels)
         with torch.no_grad(), evaluation_autocast(autocast, images.device):
             logits = model(images)
         check_logits(logits, images.shape[0], labels)
+        if total == 0:
+            manifest.update(device=str(images.device), dtype=str(images.dtype))
+            stochastic = differs_between_passes(model, images)
+            if stochastic and eot is None:
+                raise ValueError(
+                    "model is stochastic: two eval-mode forward passes of the same images "
+                    "gave different logits (dropout left on, a randomised defence), so one "
+                    "lucky pass would count a sample robust. Pass eot=k (e.g. eot=10): the "
+                    "attacks then follow the mean of k passes and a sample counts robust only "
+                    "if it is right in each of k fresh passes. Or make the model deterministic."
+                )
         correct = logits.argmax(1) == labels
+        if passes > 1:
+            correct &= ~_misclassified(model, images, labels, correct, passes)
+        zero_gradient += masked_gradients(model, images, labels, correct)
         alive = correct.clone()
         broken = torch.full_like(labels, -1)
         for index, one in enumerate(attacks):
-            fooled = _fooled(model, one, images, labels, alive) & alive
+            claimed, adversarial = _fooled(attack_model, one, images, labels, alive)
+            claimed &= alive
+            fooled = _misclassified(model, adversarial, labels, alive, passes)
+            disagreements += int((claimed != fooled).sum())
             broken[fooled] = index
             alive &= ~fooled
             standing[index] += int(alive.sum())
@@ -269,13 +377,29 @@ def robust_accuracy(
         broken_parts.append(broken.cpu())
         correct_parts.append(correct.cpu())
         batches.set_postfix(clean=clean_correct / total, robust=standing[-1] / total)
-    summed = all_reduce_sum([total, clean_correct, *standing], active=distributed)
-    total, clean_correct, *standing = (int(c) for c in summed)
+    summed = all_reduce_sum(
+        [total, clean_correct, zero_gradient, disagreements, int(stochastic), *standing],
+        active=distributed,
+    )
+    total, clean_correct, zero_gradient, disagreements, stochastic_count, *standing = (
+        int(c) for c in summed
+    )
     if total == 0:
         raise ValueError("data must hold at least one sample, got an empty dataset.")
-    names = tuple(attack_name(one) for one in attacks)
     broken_by = gather_tensor(torch.cat(broken_parts), active=distributed)
-    warn_if_black_box_stronger(names, [is_gradient_free(one) for one in attacks], broken_by)
+    gradient_free = [is_gradient_free(one) for one in attacks]
+    warn_if_black_box_stronger(names, gradient_free, broken_by)
+    manifest.update(samples=total, data_sha256=hasher.hexdigest())
+    diagnostics = Diagnostics(
+        zero_gradient=zero_gradient / clean_correct if clean_correct else 0.0,
+        zero_gradient_count=zero_gradient,
+        black_box_breaks=_black_box_breaks(gradient_free, broken_by),
+        stochastic=bool(stochastic_count),
+        eot=passes,
+        verified=standing[-1],
+        disagreements=disagreements,
+    )
+    warn_diagnostics(diagnostics, clean_correct)
     return RobustAccuracy(
         clean=clean_correct / total,
         robust=standing[-1] / total,
@@ -286,4 +410,15 @@ def robust_accuracy(
         robust_after=tuple(count / total for count in standing),
         broken_by=broken_by,
         correct=gather_tensor(torch.cat(correct_parts), active=distributed),
+        diagnostics=diagnostics,
+        manifest=manifest,
     )
+
+
+def _black_box_breaks(gradient_free: list[bool], broken_by: torch.Tensor) -> int:
+    """Samples broken by a gradient-free attack that runs after at least one gradient attack."""
+    count = 0
+    for index, free in enumerate(gradient_free):
+        if free and not all(gradient_free[:index]):
+            count += int((broken_by == index).sum())
+    return count

@@ -338,10 +338,12 @@ def square(
 
 def square_fooled(
     model: Any, images: torch.Tensor, labels: torch.Tensor, active: torch.Tensor, **kwargs: Any
-) -> torch.Tensor:
-    """Boolean ``(N,)``: which ``active`` samples a :func:`square` call with ``kwargs`` breaks."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(fooled, adversarial)``: which ``active`` samples a :func:`square` call with
+    ``kwargs`` breaks (boolean ``(N,)``), and the images it returned."""
     settings = _settings(model, images, labels, **kwargs)
-    return run_square(model, images, labels, settings, active=active)[1]
+    adversarial, fooled = run_square(model, images, labels, settings, active=active)
+    return fooled, adversarial
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
 import dataclasses
+import re
 import warnings
 
 import pytest
@@ -124,11 +125,15 @@ def test_square_beating_gradient_attacks_warns_of_masking():
     masked = _Quantised(model)
     with torch.no_grad():
         labels = masked(images).argmax(1)
-    with pytest.warns(GradientMaskingWarning, match=r"Square \(black-box\) broke \d+ sample"):
+    with pytest.warns(GradientMaskingWarning) as caught:
         result = auto_attack(
             masked, (images, labels), eps=0.3, steps=5, num_targets=3, queries=100,
             generator=_gen(), progress=False,
         )  # fmt: skip
+    messages = [str(w.message) for w in caught]
+    assert any(re.search(r"Square \(black-box\) broke \d+ sample", m) for m in messages)
+    assert any("zero or non-finite input gradient" in m for m in messages)  # issue 25
+    assert result.diagnostics.black_box_breaks == int((result.broken_by == 3).sum())
     assert (
         int((result.broken_by == 3).sum()) > 0 and result.robust_after[3] < result.robust_after[2]
     )
