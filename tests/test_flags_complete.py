@@ -143,6 +143,7 @@ CALLS: dict[tuple[str, str], Callable[[Any], Any]] = {
         (IMAGES, LABELS, (LABELS + 1) % 4), *([{}] if name == "distortion_accuracy" else []),
         num_bootstrap=0, **{f: v}))
        for name in ("distortion_accuracy", "shape_bias") for f in ("progress", "distributed")},
+    ("metrics.average_ranks", "descending"): lambda v: metrics.average_ranks([1.0], descending=v),
     ("metrics.format_estimate", "intervals"): lambda v: metrics.format_estimate(
         metrics.Estimate(0.5, 0.4, 0.6), intervals=v),
     ("metrics.verdict", "ceiling"): lambda v: metrics.verdict(

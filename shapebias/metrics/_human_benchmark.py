@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from shapebias._conditions import condition_key
+from shapebias._validation import check_bool
 from shapebias.metrics._class_map import IMAGENET_16_CLASS_MAP
 from shapebias.metrics._error_consistency import cohen_kappa
 from shapebias.metrics._shape_bias import ShapeBias, summarise_decisions
@@ -386,6 +387,7 @@ def average_ranks(values: Any, *, descending: bool = False) -> np.ndarray:
         >>> average_ranks([0.3, 0.1, 0.3, 0.2]).tolist()
         [3.5, 1.0, 3.5, 2.0]
     """
+    descending = check_bool(descending, "descending")
     array = np.asarray(values, dtype=np.float64)
     ranks = np.full(array.shape, np.nan)
     present = ~np.isnan(array)
