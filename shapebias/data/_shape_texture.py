@@ -101,6 +101,12 @@ SHAPE_TEXTURE_AXES = (
         f"in [0, {_MAX_DEFORMATION:g}]",
     ),
     DatasetAxis(
+        "background_match",
+        0.0,
+        "probability that the background carries the fill's texture family (drawn afresh), "
+        "in [0, 1]",
+    ),
+    DatasetAxis(
         "occlusion",
         0.0,
         "share of each object's area hidden behind a flat straight-edged occluder, "
@@ -206,7 +212,9 @@ class ShapeTextureDataset(Dataset):
     ``i`` takes the ``i % (K * (K - 1))``-th ordered pair ``(s, t)``, ``s != t``.
     The background texture is uniform over the families that are neither the fill
     texture nor the texture of any label the item carries, so it never hints at the
-    answer.
+    answer; with ``background_match = m`` it is instead the fill's family with
+    probability ``m`` (for ``cue_conflict``: the texture class, for ``shape_only``: the
+    random fill), so the texture cue can cover the whole image.
 
     Random per item: shape radius (uniform in ``object_size * image_size``, default
     ``[0.28, 0.45] * image_size``; the shape's bounding disk), centre (uniform where
@@ -262,6 +270,10 @@ class ShapeTextureDataset(Dataset):
         shape_deformation: amplitude of the smooth boundary warp, in ``[0, 0.25]``.
         occlusion: share of the object's area hidden by the occluder, in ``[0, 0.5]``
             (more would leave too little of the outline to tell the class).
+        background_match: probability in ``[0, 1]`` that the background's texture is the
+            fill's family (its own period, orientation and phase), so that the texture
+            cue covers the whole image, as a photograph's texture often does; the object
+            then stands out by its colour and outline only.
         size: number of items (default 10 000 for ``train``, 2 000 otherwise).
         seed: non-negative integer; the whole dataset is a function of it.
         transform: optional callable applied to the image tensor.
@@ -298,6 +310,7 @@ class ShapeTextureDataset(Dataset):
         object_size: tuple[float, float] = _OBJECT_SIZE,
         shape_deformation: float = 0.0,
         occlusion: float = 0.0,
+        background_match: float = 0.0,
         size: int | None = None,
         seed: int = 0,
         transform: Callable[[torch.Tensor], Any] | None = None,
@@ -315,6 +328,7 @@ class ShapeTextureDataset(Dataset):
         )
         self.object_size = _check_object_size(object_size, self.image_size)
         self.occlusion = _check_occlusion(occlusion)
+        self.background_match = check_real(background_match, "background_match", low=0.0, high=1.0)
         self.size = _DEFAULT_SIZES[split] if size is None else check_int(size, "size", low=1)
         self.seed = check_int(seed, "seed", low=0)
         self.transform = None if transform is None else check_callable(transform, "transform")
@@ -341,6 +355,7 @@ class ShapeTextureDataset(Dataset):
             f"texture_contrast={self.texture_contrast:g}, "
             f"texture_cycles={self.texture_cycles:g}, object_size={self.object_size}, "
             f"shape_deformation={self.shape_deformation:g}, occlusion={self.occlusion:g}, "
+            f"background_match={self.background_match:g}, "
             f"size={self.size}, seed={self.seed})"
         )
 
@@ -389,8 +404,7 @@ class ShapeTextureDataset(Dataset):
         if self.split == "texture_only":
             return ItemSpec(shape_class, texture_class, None, fill, None, None, None, None,
                             fill_colour, None)  # fmt: skip
-        excluded = {fill, TEXTURES[shape_class]}
-        background = _choose(rng, [t for t in TEXTURES if t not in excluded])
+        background = self._sample_background(shape_class, fill, rng)
         radius = rng.uniform(*self.object_size) * self.image_size
         extent = min(radius * (1.0 + self.shape_deformation), self.image_size / 2)
         centre = rng.uniform(extent, self.image_size - extent, size=2)
@@ -423,6 +437,14 @@ class ShapeTextureDataset(Dataset):
             occluder=occluder,
             occluder_colour=occluder_colour,
         )
+
+    def _sample_background(self, shape_class: int, fill: str, rng: np.random.Generator) -> str:
+        """The fill's family with probability ``background_match`` (no draw when it is 0,
+        so the default stream is unchanged), else one that carries no label's texture."""
+        if self.background_match > 0 and rng.random() < self.background_match:
+            return fill
+        excluded = {fill, TEXTURES[shape_class]}
+        return _choose(rng, [t for t in TEXTURES if t not in excluded])
 
     def _sample_classes(self, index: int, rng: np.random.Generator) -> tuple[int, int | None, str]:
         """Shape class, texture class and fill texture of item ``index``."""

@@ -195,6 +195,17 @@ def test_occlusion_is_absent_by_default_and_varies_in_direction():
     assert len(set(angles)) == 20 and np.ptp(angles) > np.pi
 
 
+@pytest.mark.parametrize("split", ["train", "shape_only", "cue_conflict"])
+def test_background_match_gives_the_fill_family_at_the_stated_rate(split):
+    everywhere = ShapeTextureDataset(split, num_classes=4, size=40, background_match=1.0)
+    assert all(s.background_texture == s.fill_texture for s in map(everywhere.spec, range(40)))
+    never = ShapeTextureDataset(split, num_classes=4, size=200)
+    assert not any(s.background_texture == s.fill_texture for s in map(never.spec, range(200)))
+    half = ShapeTextureDataset(split, num_classes=4, size=400, background_match=0.5)
+    matched = sum(s.background_texture == s.fill_texture for s in map(half.spec, range(400)))
+    assert 160 <= matched <= 240  # Binomial(400, 0.5): mean 200, sd 10
+
+
 def test_axes_set_at_their_defaults_give_the_default_images():
     defaults = {axis.name: axis.default for axis in SHAPE_TEXTURE_AXES}
     plain = ShapeTextureDataset("cue_conflict", num_classes=5, size=10)
@@ -236,6 +247,8 @@ def test_axes_table_lists_every_image_keyword_and_calibrated_axes_are_valid():
         ({"texture_cycles": None}, TypeError, "texture_cycles must be a real"),
         ({"shape_deformation": 0.5}, ValueError, "shape_deformation must be >= 0 and <= 0.25"),
         ({"shape_deformation": True}, TypeError, "shape_deformation must be a real"),
+        ({"background_match": 1.5}, ValueError, "background_match must be >= 0 and <= 1"),
+        ({"background_match": "all"}, TypeError, "background_match must be a real"),
     ],
 )
 def test_bad_axis_values_raise_clear_errors(kwargs, error, match):
