@@ -3,7 +3,8 @@
 A thin caller of :func:`shapebias.experiments.reproduce`, the same as ``shapebias
 reproduce`` (same flags)::
 
-    python examples/reproduce_paper.py            # default run: 3 seeds x 7 models
+    python examples/reproduce_paper.py            # default run: 8 seeds x 2 models
+    python examples/reproduce_paper.py --full     # the whole roster: 3 seeds x 7 models
     python examples/reproduce_paper.py --quick    # a smoke run (not a result)
 
 The protocol (settings, roster, training, evaluation, claims, tables and figures) lives in

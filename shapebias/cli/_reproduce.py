@@ -1,15 +1,17 @@
 """``shapebias reproduce``: Zhang & Zhu (ICML 2019) end to end, in one command.
 
-Trains, for each of several seeds, a standard CNN and adversarially trained CNNs (PGD-Linf
-at two budgets, PGD-L2, fast FGSM), each fine-tuned from the standard model of its own
-seed, plus two controls (an underfit standard model matched to the adversarially trained
-models' clean accuracy, and a model trained on shape alone); measures every model on
+Trains, for each of several seeds, a standard CNN and adversarially trained CNNs, each
+fine-tuned from the standard model of its own seed (by default PGD-Linf 4/255; ``--full``
+adds PGD-Linf 2/255, PGD-L2, fast FGSM and two controls: an underfit standard model
+matched to the adversarially trained models' clean accuracy, and a model trained on shape
+alone); measures every model on
 stylized, saturated, patch-shuffled and low-passed test sets, cue-conflict shape bias,
 robust accuracy and its SmoothGrad maps; and states each of the paper's claims as a
 seed-paired difference with an interval, a sign count, a Holm-adjusted p-value and a
 verdict (:func:`shapebias.experiments.reproduce`)::
 
-    shapebias reproduce            # default run: 3 seeds x 7 models (~13 min on 2 cores)
+    shapebias reproduce            # default run: 8 seeds x 2 models, 8000 test images
+    shapebias reproduce --full     # the whole roster: 3 seeds x 7 models, 1000 test images
     shapebias reproduce --quick    # a smoke run (not a result), under a minute
     shapebias reproduce --set alpha=0.01   # re-analysis: no model trains again
 """
@@ -87,18 +89,28 @@ def add_parser(commands: Any) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``shapebias reproduce`` (and of ``examples/reproduce_paper.py``)."""
-    parser.add_argument(
+    preset = parser.add_mutually_exclusive_group()
+    preset.add_argument(
         "--quick", action="store_true", help="a smoke run: tiny models, not a result"
+    )
+    preset.add_argument(
+        "--full",
+        action="store_true",
+        help="the whole roster (7 models x 3 seeds, 1000 test images): every configuration "
+        "and control, too few seeds to decide a 3-point effect",
     )
     parser.add_argument("--dataset", default="shapetexture", choices=DATASETS)
     parser.add_argument("--data-root", type=Path, help="folder of a real data set")
     parser.add_argument(
         "--out",
         type=Path,
-        help="output folder (default runs/reproduce, --quick: runs/reproduce-quick)",
+        help="output folder (default runs/reproduce; --full, --quick: runs/reproduce-full, "
+        "runs/reproduce-quick)",
     )
     parser.add_argument("--seed", type=int, default=0, help="first training seed")
-    parser.add_argument("--seeds", type=int, help="number of training seeds (default 3; --quick 2)")
+    parser.add_argument(
+        "--seeds", type=int, help="number of training seeds (default 8; --full 3, --quick 2)"
+    )
     parser.add_argument("--device", default="cpu", help="e.g. cpu, cuda, cuda:1")
     parser.add_argument(
         "--workers",
@@ -122,6 +134,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def preset_name(args: argparse.Namespace) -> str:
+    """``"quick"``, ``"full"`` or ``"default"``, from the flags."""
+    return "quick" if args.quick else "full" if args.full else "default"
+
+
 def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse bad flags before anything is read or trained (``parser.error``)."""
     if args.seeds is not None and args.seeds < 1:
@@ -138,7 +155,8 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     if args.data_root is not None and not args.data_root.exists():
         parser.error(f"--data-root {args.data_root} does not exist")
     if args.out is None:
-        args.out = Path("runs/reproduce-quick" if args.quick else "runs/reproduce")
+        name = preset_name(args)
+        args.out = Path("runs/reproduce" if name == "default" else f"runs/reproduce-{name}")
 
 
 def build_settings(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
@@ -148,7 +166,7 @@ def build_settings(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
         UsageError: an unknown or ill-typed setting, or one outside its range (nothing
             is trained).
     """
-    settings = Settings.preset("quick" if args.quick else "default")
+    settings = Settings.preset(preset_name(args))
     overrides: dict[str, Any] = {"dataset": args.dataset, "seed": args.seed}
     if args.seeds is not None:
         overrides["seeds"] = args.seeds

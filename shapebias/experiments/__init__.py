@@ -26,6 +26,7 @@ from shapebias.experiments._reproduce import Reproduction, analyse, reproduce
 from shapebias.experiments._roster import BASELINE, ModelSpec, roster
 from shapebias.experiments._settings import (
     DATASETS,
+    ROSTER_ENTRIES,
     RULES,
     DataSettings,
     EvaluationSettings,
@@ -43,6 +44,7 @@ __all__ = [
     "DATASETS",
     "PAPER_CLAIMS",
     "PARTS",
+    "ROSTER_ENTRIES",
     "RULES",
     "SKIPPED",
     "Claim",

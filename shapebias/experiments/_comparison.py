@@ -189,6 +189,17 @@ def robust_gain(
     )
 
 
+def holm_families(rows: Sequence[Any], family: str) -> list[list[Any]]:
+    """The tested rows grouped into Holm families: one per claim (``"claim"``, in the
+    order claims first appear) or all rows together (``"table"``)."""
+    if family == "table":
+        return [list(rows)] if rows else []
+    by_claim: dict[str, list[Any]] = {}
+    for row in rows:
+        by_claim.setdefault(row["claim"].name, []).append(row)
+    return list(by_claim.values())
+
+
 def claim_rows(
     results: Results,
     *,
@@ -202,14 +213,15 @@ def claim_rows(
     keep_skipped: bool = True,
     reasons: Mapping[str, str] | None = None,
 ) -> list[ClaimRow]:
-    """Every (model, claim): paired difference, Holm-adjusted p over the table, verdict.
+    """Every (model, claim): paired difference, Holm-adjusted p, verdict.
 
     A model not in ``controls`` must be clearly more robust than the baseline at
     ``statistics.fit_eps`` (when robust accuracy was measured there), else its claims
     read "AT did not fit". Claims whose test set or requirement is missing are skipped
     (kept as rows with the reason when ``keep_skipped``) and left out of the Holm family,
-    as are claims the floor or fit checks decide. ``reasons`` says why a test set is
-    missing (by its name).
+    as are claims the floor or fit checks decide. The Holm families are
+    ``statistics.holm_family``: the tested rows of each claim (each claim at ``alpha``)
+    or every tested row at once. ``reasons`` says why a test set is missing (by its name).
     """
     chance = 1.0 / num_classes
     rows: list[dict[str, Any]] = []
@@ -262,9 +274,10 @@ def claim_rows(
         for row in rows
         if "row" not in row and row["screen"] not in (AT_DID_NOT_FIT, CANNOT_DISCRIMINATE)
     ]
-    adjusted = holm([row["difference"].p_value for row in tested], alpha=statistics.alpha)
-    for row, p in zip(tested, adjusted.adjusted, strict=True):
-        row["p_holm"] = p
+    for family in holm_families(tested, statistics.holm_family):
+        adjusted = holm([row["difference"].p_value for row in family], alpha=statistics.alpha)
+        for row, p in zip(family, adjusted.adjusted, strict=True):
+            row["p_holm"] = p
     out = []
     for row in rows:
         if "row" in row:

@@ -60,53 +60,67 @@ _FINETUNE = (
 
 
 def roster(settings: Settings) -> tuple[ModelSpec, ...]:
-    """The paper's models, in training order.
+    """The models that ``settings.training.roster`` names, in training order.
 
-    ``standard`` (the baseline) and ``shape_only`` from scratch; the adversarially
-    trained models (PGD-Linf at each ``eps_linf``, PGD-L2, FGSM-RS) each fine-tuned from
-    its own seed's standard model; ``underfit``, standard training stopped at the mean
-    clean accuracy of its seed's adversarially trained models.
+    ``standard`` (the baseline, always) and ``shape_only`` from scratch; the
+    adversarially trained models (PGD-Linf at each ``eps_linf``, PGD-L2, FGSM-RS) each
+    fine-tuned from its own seed's standard model; ``underfit``, standard training stopped
+    at the mean clean accuracy of its seed's adversarially trained models.
 
     Example:
         >>> from shapebias.experiments import Settings, roster
         >>> [spec.name for spec in roster(Settings())]
+        ['standard', 'pgd_linf_4']
+        >>> [spec.name for spec in roster(Settings.full())]
         ['standard', 'shape_only', 'pgd_linf_2', 'pgd_linf_4', 'pgd_l2', 'fgsm_rs', 'underfit']
     """
+    chosen = set(settings.training.roster)
     training = settings.training
     stacked = training.stack_seeds
     scratch = dataclasses.replace(
         Recipe.standard(epochs=training.standard_epochs, optimizer="adam"), lr=training.lr
     )
     steps, epochs = training.train_pgd_steps, training.finetune_epochs
-    adversarial = {
+    candidates = {
         **{
             f"pgd_linf_{round(eps * 255)}": (
                 Recipe.pgd_linf(eps, steps=steps, epochs=epochs, optimizer="adam"),
                 "eps_linf",
+                "pgd_linf",
             )
             for eps in training.eps_linf
         },
         "pgd_l2": (
             Recipe.pgd_l2(training.eps_l2, steps=steps, epochs=epochs, optimizer="adam"),
             "eps_l2",
+            "pgd_l2",
         ),
         "fgsm_rs": (
             Recipe.fgsm(training.eps_fgsm, random_start=True, epochs=epochs, optimizer="adam"),
             "eps_fgsm",
+            "fgsm_rs",
         ),
     }
-    specs = [
-        ModelSpec(BASELINE, "baseline", scratch, stacked=stacked, shaped_by=_SCRATCH),
-        ModelSpec(
-            "shape_only",
-            "control",
-            scratch,
-            "train_shape_only",
-            "validation_shape_only",
-            stacked=stacked,
-            shaped_by=_SCRATCH,
-        ),
-        *(
+    adversarial = {
+        name: (recipe, budget)
+        for name, (recipe, budget, entry) in candidates.items()
+        if entry in chosen
+    }
+    specs = [ModelSpec(BASELINE, "baseline", scratch, stacked=stacked, shaped_by=_SCRATCH)]
+    if "shape_only" in chosen:
+        specs.append(
+            ModelSpec(
+                "shape_only",
+                "control",
+                scratch,
+                "train_shape_only",
+                "validation_shape_only",
+                stacked=stacked,
+                shaped_by=_SCRATCH,
+            )
+        )
+    specs.extend(
+        (
             ModelSpec(
                 name,
                 "adversarial",
@@ -116,8 +130,10 @@ def roster(settings: Settings) -> tuple[ModelSpec, ...]:
                 shaped_by=(*_FINETUNE, budget),
             )
             for name, (recipe, budget) in adversarial.items()
-        ),
-    ]
+        )
+    )
+    if "underfit" not in chosen:
+        return tuple(specs)
     underfit = dataclasses.replace(
         Recipe.underfit(epochs=training.standard_epochs, match_accuracy=0.5, optimizer="adam"),
         lr=training.lr,

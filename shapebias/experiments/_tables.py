@@ -11,7 +11,7 @@ import numpy as np
 from shapebias._markdown import markdown_table
 from shapebias.experiments._comparison import SKIPPED, ClaimRow, Items, paired, seed_mean
 from shapebias.experiments._evaluation import ModelResult
-from shapebias.experiments._settings import Settings
+from shapebias.experiments._settings import Settings, StatisticsSettings
 from shapebias.metrics import PairedDifference, texture_blind_null
 
 __all__ = [
@@ -104,7 +104,8 @@ def claims_table(
             ]
         )
     statistics = settings.statistics
-    tested = sum(not math.isnan(row.p_holm) for row in rows)
+    tested = [row for row in rows if not math.isnan(row.p_holm)]
+    family = _family_text(tested, statistics)
     seeds = {row.difference.num_seeds for row in rows if row.difference is not None}
     seed_text = (
         f"{settings.seeds} seeds"
@@ -124,8 +125,8 @@ def claims_table(
         f"Interval: {round(100 * statistics.confidence)}% crossed seeds x test images interval "
         f"(seed, shared-image and residual variance components, generalized pivotal quantity; "
         f"one seed: over test images only, training randomness not covered). p: the matching "
-        f"two-sided p-value (at most 1 - confidence exactly when the interval excludes 0), Holm-"
-        f"adjusted over the {tested} claims that were tested (alpha {statistics.alpha:g}). "
+        f"two-sided p-value (at most 1 - confidence exactly when the interval excludes 0), "
+        f"Holm-adjusted {family}. "
         f"Verdicts: *cannot discriminate* = the {baseline} model's accuracy on the test set "
         f"(for shape bias: either model's shape-only accuracy) within "
         f"{round(100 * statistics.floor)} points of chance or of 100% (saliency: the "
@@ -146,6 +147,21 @@ def claims_table(
             "covers test images only."
         )
     return text
+
+
+def _family_text(tested: Sequence[ClaimRow], statistics: StatisticsSettings) -> str:
+    """What the Holm adjustment controls, in words, for the table's note."""
+    alpha = statistics.alpha
+    if statistics.holm_family == "table":
+        return f"over the {len(tested)} rows that were tested together (alpha {alpha:g})"
+    claims = len({row.claim.name for row in tested})
+    anywhere = 1 - (1 - alpha) ** claims
+    return (
+        f"within each claim: its {len(tested)} tested rows form {claims} families, one per "
+        f"claim, each at family-wise alpha {alpha:g} (a verdict is a statement about one "
+        f"claim; over all {claims} claims the chance of some false verdict can reach "
+        f"1 - (1 - {alpha:g})^{claims} = {anywhere:.2f})"
+    )
 
 
 def per_seed_numbers(result: ModelResult, num_classes: int) -> dict[str, Any]:

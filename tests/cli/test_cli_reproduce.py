@@ -271,7 +271,7 @@ def test_help_lists_every_setting_with_default_meaning_and_group():
     for axis in SHAPE_TEXTURE_AXES:
         assert f"  {axis.name} = {describe_value(defaults[axis.name])}: " in text
     assert "  standard_epochs = 12: epochs of the standard" in text
-    assert "alpha = 0.05: family-wise error rate of the Holm-adjusted claims [statistics]" in text
+    assert "alpha = 0.05: family-wise error rate of each Holm family [statistics]" in text
 
 
 def test_set_values_are_typed_and_budgets_read_as_fractions_of_255(tmp_path):

@@ -112,7 +112,8 @@ def test_at_did_not_fit_unless_clearly_more_robust_and_controls_are_exempt():
     assert control.verdict == "holds"
 
 
-def test_holm_adjusts_over_exactly_the_tested_claims():
+@pytest.mark.parametrize("family", ["claim", "table"])
+def test_holm_adjusts_over_exactly_the_tested_rows_of_each_family(family):
     standard = [std(stylized=0.4, shape=0.5, shape_only=0.8) for _ in range(3)]
     results = {
         "standard": standard,
@@ -121,16 +122,25 @@ def test_holm_adjusts_over_exactly_the_tested_claims():
         "chance": [result(stylized=0.5, shape=0.6, shape_only=0.26) for _ in range(3)],
     }
     claims = claims_named(["stylized", "shape bias"])
-    table = rows(results, claims=claims, models=("a", "b", "chance"))
+    statistics = SETTINGS.replace(holm_family=family).statistics
+    table = rows(results, claims=claims, models=("a", "b", "chance"), statistics=statistics)
     tested = [row for row in table if not math.isnan(row.p_holm)]
     # The shape-only floor takes the model at chance on shape-only out of the family.
     assert [(r.model, r.claim.name) for r in table if math.isnan(r.p_holm)] == [
         ("chance", "shape bias")
     ]
-    adjusted = holm([row.difference.p_value for row in tested], alpha=SETTINGS.statistics.alpha)
-    assert [row.p_holm for row in tested] == pytest.approx(list(adjusted.adjusted))
-    for row, rejected in zip(tested, adjusted.rejected, strict=True):
-        assert (row.verdict in ("holds", "reversed")) == rejected
+    names = [c.name for c in claims] if family == "claim" else [None]
+    families = [[r for r in tested if name in (None, r.claim.name)] for name in names]
+    assert sum(map(len, families)) == len(tested) == 5
+    for members in families:
+        adjusted = holm([row.difference.p_value for row in members], alpha=statistics.alpha)
+        assert [row.p_holm for row in members] == pytest.approx(list(adjusted.adjusted))
+        for row, rejected in zip(members, adjusted.rejected, strict=True):
+            assert (row.verdict in ("holds", "reversed")) == rejected
+    # The two families differ: one claim's rows are adjusted for fewer comparisons.
+    raw = {id(row): row.difference.p_value for row in tested}
+    factor = max(row.p_holm / raw[id(row)] for row in tested if 0 < row.p_holm < 1)
+    assert factor <= (3 if family == "claim" else 5) + 1e-9
 
 
 def test_a_set_of_one_is_compared_and_says_its_interval_covers_images_only():

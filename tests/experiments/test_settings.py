@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from shapebias.experiments import (
+    ROSTER_ENTRIES,
     RULES,
     DataSettings,
     EvaluationSettings,
@@ -14,6 +15,7 @@ from shapebias.experiments import (
     StatisticsSettings,
     TrainingSettings,
     parse_setting,
+    roster,
 )
 
 # One value outside its range for every setting; the test fails when a setting is added
@@ -23,11 +25,13 @@ BAD = {
     "train_size": 0, "validation_size": 0, "test_size": 0, "width": 0, "batch_size": 0,
     "standard_epochs": 0, "finetune_epochs": 0, "train_pgd_steps": 0, "lr": 0.0,
     "finetune_lr": -1.0, "eps_linf": (0.0,), "eps_l2": 0.0, "eps_fgsm": 1.5,
-    "stack_seeds": 1, "robust_eps": (2.0,), "robust_size": 0, "eval_attack": "fgsm",
+    "roster": ("underfit",), "stack_seeds": 1, "robust_eps": (2.0,), "robust_size": 0,
+    "eval_attack": "fgsm",
     "eval_steps": 0, "eval_restarts": 0, "saliency_images": 0, "saliency_samples": 0,
     "noise_level": 0.0, "frequency_images": 0, "heat_map_size": 0, "heat_map_eps": 0.0,
     "band_split": 0.0, "band_steps": 0, "fit_eps": 0.0, "min_robust_gain": 1.5,
-    "floor": 0.5, "confidence": 1.0, "alpha": 0.0, "num_bootstrap": 0,
+    "floor": 0.5, "confidence": 1.0, "alpha": 0.0, "holm_family": "all",
+    "num_bootstrap": 0,
 }  # fmt: skip
 
 
@@ -65,16 +69,28 @@ def test_cross_checks_and_unknown_names():
 
 
 def test_presets_and_replace_touch_only_what_they_name():
-    quick, default = Settings.quick(), Settings.default()
+    quick, default, full = Settings.quick(), Settings.default(), Settings.full()
     assert Settings.preset("quick") == quick and Settings.preset("default") == default
-    assert quick.seeds == 2 and quick.data.image_size == 16 and default.seeds == 3
+    assert Settings.preset("full") == full
+    assert quick.seeds == 2 and quick.data.image_size == 16
+    # The default is the power analysis's design; full is the whole roster at 3 seeds.
+    assert (default.seeds, default.data.test_size, default.training.roster) == (
+        8, 8000, ("pgd_linf",)
+    )  # fmt: skip
+    assert default.training.eps_linf == (4 / 255,) and default.statistics.holm_family == "claim"
+    assert (full.seeds, full.data.test_size, full.training.eps_linf) == (
+        3,
+        1000,
+        (2 / 255, 4 / 255),
+    )
+    assert quick.training.roster == full.training.roster == ROSTER_ENTRIES
     changed = quick.replace(alpha=0.01)
     assert changed.statistics.alpha == 0.01
     assert (changed.data, changed.training, changed.evaluation) == (
         quick.data, quick.training, quick.evaluation
     )  # fmt: skip
     assert quick.flat()["alpha"] == 0.05 and quick.seed_list() == [0, 1]
-    with pytest.raises(ValueError, match="preset must be 'default' or 'quick'"):
+    with pytest.raises(ValueError, match="preset must be 'default', 'full' or 'quick'"):
         Settings.preset("fast")
 
 
@@ -84,3 +100,23 @@ def test_set_values_are_typed_like_their_default():
     assert parse_setting("stack_seeds", "false", True) is False
     with pytest.raises(ValueError, match="train_size must be a int"):
         parse_setting("train_size", "1.5", 4000)
+
+
+def test_roster_names_parse_and_refuse_what_cannot_be_trained():
+    default = Settings().training.roster
+    assert parse_setting("roster", "pgd_linf, underfit", default) == ("pgd_linf", "underfit")
+    assert parse_setting("roster", '["pgd_l2"]', default) == ("pgd_l2",)
+    assert [s.name for s in roster(Settings().replace(roster=("pgd_l2", "underfit")))] == [
+        "standard", "pgd_l2", "underfit"
+    ]  # fmt: skip
+    underfit = roster(Settings.full().replace(roster=("fgsm_rs", "underfit")))[-1]
+    assert underfit.match_accuracy_of == ("fgsm_rs",)
+    for bad, message in [
+        (("pgd_linf", "pgd_linf"), "twice"),
+        (("pgd_linf", "cutmix"), "unknown"),
+        (("shape_only", "underfit"), "add one"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            Settings().replace(roster=bad)
+    with pytest.raises(ValueError, match="must be a list of names"):
+        parse_setting("roster", "[1, 2]", default)
