@@ -7,7 +7,12 @@ batch 64, 12 epochs, 4000 training images) and measure the three calibration tar
 1. cue-conflict shape bias (target <= 0.35, ImageNet CNNs measure ~0.22),
 2. shape-only accuracy (target >= chance + 15 points: the shape is learnable),
 3. texture-only accuracy under PGD-10 at 2/255 and 4/255 (target near chance: the
-   texture cue is erasable by the experiment's budgets).
+   texture cue is erasable by the experiment's budgets);
+
+and, since 2026-12-07, the floors: the standard model's accuracy on the test split
+patch-shuffled 2x2, 4x4, 8x8 and low-passed at each blur of ``LOW_PASS_SIGMAS`` (target:
+shuffled 4x4 and low-pass at least chance + 10 points, so the claims on them can be
+decided).
 
 No adversarially trained model is trained here. Every run is appended as one JSON
 line to ``OUT/calibration.jsonl`` (a rerun skips the runs already recorded) and the
@@ -34,6 +39,8 @@ import numpy as np
 import torch
 
 import shapebias
+from shapebias.data import CALIBRATED_AXES
+from shapebias.distortions import LowPass, PatchShuffle
 from shapebias.experiments import CueBudget, cue_data, evaluate_cues, train_cue_models
 
 log = logging.getLogger("calibrate_dataset")
@@ -54,7 +61,27 @@ GRID: dict[str, dict[str, Any]] = {
         "occlusion": 0.0,
     },
 }
+FLOOR_GRID: dict[str, dict[str, Any]] = {
+    "calibrated_cycles16": {**CALIBRATED_AXES, "texture_cycles": 16.0},
+    **{
+        f"calibrated_background{m:g}": {**CALIBRATED_AXES, "background_match": m}
+        for m in (0.25, 0.5, 1.0)
+    },
+}
+"""The floors grid (2026-12-07), around the chosen setting (``hard_shape_c0.06_no_occlusion``
+= ``CALIBRATED_AXES``): a finer texture (period 2 px: four periods in a 4x4 patch) and the
+texture on the background too (``background_match``)."""
+GRID.update(FLOOR_GRID)
 """The calibration grid: name -> ShapeTextureDataset axes (the rest at their defaults)."""
+
+LOW_PASS_SIGMAS = (0.5, 0.6, 0.7, 0.8, 1.0)
+"""The low-pass test set's blurs tried; the rule takes the largest that meets the floor."""
+FLOOR_DISTORTIONS = {
+    **{f"shuffled {g}x{g}": PatchShuffle(g) for g in (2, 4, 8)},
+    **{f"low-pass {sigma:g}": LowPass(sigma=sigma) for sigma in LOW_PASS_SIGMAS},
+}
+MIN_FLOOR_MARGIN = 0.10
+"""Floors: shuffled 4x4 and low-pass accuracy of the standard model at least chance + 10."""
 
 EPS = (2 / 255, 4 / 255)
 MAX_SHAPE_BIAS = 0.35
@@ -125,7 +152,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 cache = args.out / "models" / f"{name}_seed{seed}.pt"
                 caches = None if args.quick else [cache]
                 (model,) = train_cue_models([data], [seed], budget, caches=caches)
-                result = evaluate_cues(model, data, EPS, budget)
+                result = evaluate_cues(model, data, EPS, budget, distortions=FLOOR_DISTORTIONS)
             record = {"setting": name, "axes": GRID[name], "seed": seed, **result}
             record["seconds"] = round(timer["seconds"], 1)
             append_record(records_path, record)
@@ -177,8 +204,17 @@ def summarise(records: list[dict[str, Any]], num_classes: int) -> dict[str, dict
             "shape_only": max(0.0, chance + MIN_SHAPE_MARGIN - skill),
             "texture_erased": max(0.0, max(erased.values()) - chance - MAX_ERASED_MARGIN),
         }
+        distorted = {
+            test: float(np.mean([r["distorted"][test] for r in runs]))
+            for test in runs[0].get("distorted", {})
+        }
+        floor = chance + MIN_FLOOR_MARGIN
+        sigmas = [s for s in LOW_PASS_SIGMAS if distorted.get(f"low-pass {s:g}", 0) >= floor]
         summary[name] = {
             "axes": runs[0]["axes"],
+            "distorted": distorted,
+            "low_pass_sigma": max(sigmas, default=None),
+            "shuffle_floor_met": distorted.get("shuffled 4x4", 0) >= floor,
             "seeds": [r["seed"] for r in runs],
             "shape_bias": bias,
             "shape_only_accuracy": skill,
@@ -192,8 +228,11 @@ def summarise(records: list[dict[str, Any]], num_classes: int) -> dict[str, dict
 
 def _summary_row(name: str, cell: dict[str, Any]) -> str:
     met = ", ".join(k for k, v in cell["targets_met"].items() if v) or "none"
+    floors = " ".join(f"{k}:{v:.2f}" for k, v in cell["distorted"].items())
     return (
         f"{name:<30} mean over seeds {cell['seeds']}: shortfall {cell['shortfall']:.3f}; met: {met}"
+        f"; shuffled 4x4 floor met: {cell['shuffle_floor_met']}; low-pass sigma: "
+        f"{cell['low_pass_sigma']}; {floors}"
     )
 
 

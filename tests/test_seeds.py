@@ -73,6 +73,12 @@ PINNED = {  # name: (settings, digest)
     "defaults": ({}, "30dc5567f56abb0202f44b135ecf44f6228b02a872c94227f146cb5e0be876d3"),
     "calibrated, 4 classes, seed 3": (
         {**CALIBRATED_AXES, "num_classes": 4, "seed": 3},
+        "1d75da72e92e015edaa79a85be8330656c95f951ecef3c69cf15fc5029ca027e",
+    ),
+    # The same without background_match (its digest from before the axis existed: the
+    # axis draws nothing when it is 0, so older images stay as they were).
+    "calibrated, background_match 0, 4 classes, seed 3": (
+        {**CALIBRATED_AXES, "background_match": 0.0, "num_classes": 4, "seed": 3},
         "ecf64e3cab308291873c616c8baccd7e18dcaef8bd18e143918b786aab1fb4ca",
     ),
     "12 classes, 16 px, occlusion 0.3, seed 1": (

@@ -344,7 +344,9 @@ def compare(
         parts.append("saliency")
     distortions = {
         name: value
-        for name, value in paper_distortions(test[0].shape[-1], test[0].shape[1]).items()
+        for name, value in paper_distortions(
+            test[0].shape[-1], test[0].shape[1], low_pass_sigma=settings.evaluation.low_pass_sigma
+        ).items()
         if any(claim.test_set == name for claim in chosen)
     }
     extra = [

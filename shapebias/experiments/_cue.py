@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from shapebias.attacks import PGD, robust_accuracy
 from shapebias.data import ShapeTextureDataset, dataset_tensors
 from shapebias.experiments._training import fit_stacked, initial_model
-from shapebias.metrics import shape_bias, texture_blind_null
+from shapebias.metrics import distortion_accuracy, shape_bias, texture_blind_null
 from shapebias.training import Recipe
 
 __all__ = ["CueBudget", "cue_data", "evaluate_cues", "train_cue_models"]
@@ -129,12 +129,16 @@ def evaluate_cues(
     eps_list: Sequence[float],
     budget: CueBudget,
     *,
+    distortions: Mapping[str, Callable[..., torch.Tensor]] | None = None,
     cache: Path | None = None,
 ) -> dict[str, Any]:
     """Clean, shape-only, texture-only (clean and PGD) accuracies and the shape bias.
 
-    Estimates come back as ``{"value", "low", "high"}`` dicts (JSON). With ``cache`` (a
-    ``.json`` path) the result is read from it when it exists and written otherwise.
+    With ``distortions`` (name -> a distortion of :mod:`shapebias.distortions`), also the
+    accuracy on each distorted copy of the test split (``"distorted"``: name -> accuracy;
+    the calibration's floor check). Estimates come back as ``{"value", "low", "high"}``
+    dicts (JSON). With ``cache`` (a ``.json`` path) the result is read from it when it
+    exists and written otherwise.
     """
     if cache is not None and cache.exists():
         result: dict[str, Any] = json.loads(cache.read_text())
@@ -150,6 +154,11 @@ def evaluate_cues(
         "texture_blind_null": texture_blind_null(skill, budget.num_classes),
         "texture_only_pgd": {},
     }
+    if distortions:
+        accuracy = distortion_accuracy(
+            model, data["test"][:2], distortions, seed=0, num_bootstrap=0, progress=False
+        )
+        result["distorted"] = {name: accuracy.accuracy[name].value for name in distortions}
     for eps in eps_list:
         attack = PGD(
             eps=eps, steps=budget.eval_pgd_steps, generator=torch.Generator().manual_seed(0)

@@ -98,12 +98,14 @@ class ModelResult:
         return cls(**state)
 
 
-def paper_distortions(image_size: int, channels: int = 3) -> dict[str, Any]:
+def paper_distortions(
+    image_size: int, channels: int = 3, *, low_pass_sigma: float = 1.0
+) -> dict[str, Any]:
     """The paper's test sets for images of side ``image_size``.
 
     Stylized (Fourier style transfer from the sample photographs; colour images only),
     saturated p = 8 and p = 1024, patch-shuffled 2x2, 4x4 and 8x8 (each only where the
-    grid divides the side) and low-passed.
+    grid divides the side) and low-passed (a Gaussian blur of ``low_pass_sigma`` pixels).
     """
     shuffles = [g for g in (2, 4, 8) if image_size % g == 0]
     distortions: dict[str, Any] = {}
@@ -115,7 +117,7 @@ def paper_distortions(image_size: int, channels: int = 3) -> dict[str, Any]:
         "saturated p=8": Saturate(8),
         "saturated p=1024": Saturate(1024),
         **{f"shuffled {g}x{g}": PatchShuffle(g) for g in shuffles},
-        "low-pass": LowPass(sigma=1.0),
+        "low-pass": LowPass(sigma=low_pass_sigma),
     }
 
 
@@ -253,7 +255,9 @@ def evaluate_model(
     seed, evaluation = settings.seed, settings.evaluation
     images = test[0]
     if distortions is None:
-        distortions = paper_distortions(images.shape[-1], images.shape[1])
+        distortions = paper_distortions(
+            images.shape[-1], images.shape[1], low_pass_sigma=evaluation.low_pass_sigma
+        )
     result = ModelResult()
     clock: dict[str, float] = {}
     began = time.perf_counter()

@@ -99,6 +99,11 @@ class EvaluationSettings:
     )
     eval_steps: int = _setting(10, "iterations of each evaluation attack run")
     eval_restarts: int = _setting(2, "random restarts of the evaluation attack (pgd only)")
+    low_pass_sigma: float = _setting(
+        0.5,
+        "the low-pass test set's Gaussian blur, standard deviation in pixels (calibrated on "
+        "standard models: docs/calibration.rst)",
+    )
     saliency_images: int = _setting(64, "test images whose SmoothGrad maps are scored")
     saliency_samples: int = _setting(50, "SmoothGrad noisy copies (n)")
     noise_level: float = _setting(0.15, "SmoothGrad noise level (of each image's range)")
@@ -398,6 +403,7 @@ RULES: dict[str, Rule] = {
     "eval_attack": _choice("apgd", "pgd"),
     "eval_steps": _count(1),
     "eval_restarts": _count(1),
+    "low_pass_sigma": _positive,
     "saliency_images": _count(1),
     "saliency_samples": _count(1),
     "noise_level": _positive,

@@ -41,3 +41,26 @@ def test_summary_means_targets_and_shortfall(script):
     # bad: bias 0.70 (0.35 over), shape-only 0.32 (0.08 under 0.40), worst PGD 0.45 (0.10 over)
     assert not any(bad["targets_met"].values())
     assert bad["shortfall"] == pytest.approx(0.35 + 0.08 + 0.10)
+
+
+def test_floors_take_the_largest_blur_that_keeps_the_standard_model_off_chance(script):
+    def run(seed, shuffled, blurred):
+        record = _run("floors", seed, 0.3, 0.5, (0.1, 0.0))
+        record["distorted"] = {"shuffled 4x4": shuffled, **blurred}
+        return record
+
+    # Seed means: shuffled 0.36 (floor 0.35 met); sigma 0.5: 0.80, 0.6: 0.37, 0.7: 0.33.
+    records = [
+        run(0, 0.40, {"low-pass 0.5": 0.8, "low-pass 0.6": 0.40, "low-pass 0.7": 0.30}),
+        run(1, 0.32, {"low-pass 0.5": 0.8, "low-pass 0.6": 0.34, "low-pass 0.7": 0.36}),
+    ]
+    (cell,) = script.summarise(records, num_classes=4).values()
+    assert cell["distorted"]["shuffled 4x4"] == pytest.approx(0.36)
+    assert cell["shuffle_floor_met"] and cell["low_pass_sigma"] == 0.6
+    records[1]["distorted"]["shuffled 4x4"] = 0.28  # mean 0.34: under the floor
+    for record in records:
+        record["distorted"] = {
+            k: (0.3 if k.startswith("low") else v) for k, v in record["distorted"].items()
+        }
+    (cell,) = script.summarise(records, num_classes=4).values()
+    assert not cell["shuffle_floor_met"] and cell["low_pass_sigma"] is None
