@@ -124,8 +124,12 @@ class _Executor:
     def map(
         self, function: Callable[[Any, Trainer], Any], jobs: Sequence[Any]
     ) -> Iterator[tuple[Any, Any]]:
-        """``(job, function(job, trainer))`` for every job, in order of completion."""
-        if self.workers == 1 or not jobs:
+        """``(job, function(job, trainer))`` for every job, in order of completion.
+
+        A single job runs here, with this process's threads: a worker has one thread, so
+        it would leave the other cores idle (the default roster's first wave is one
+        stack)."""
+        if self.workers == 1 or len(jobs) <= 1:
             for job in jobs:
                 yield job, function(job, self.trainer)
             return
@@ -174,7 +178,7 @@ def _train_wave(
                     start = None if starts is None else [starts[index]]
                     jobs.append((spec, [seed], start, [trainer.recipe(spec, seed)]))
         for (spec, job_seeds, _, _), _ in executor.map(_train_job, jobs):
-            log.info("trained %s seeds %s in a worker process", spec.name, job_seeds)
+            log.info("trained %s seeds %s", spec.name, job_seeds)
     for spec in specs:
         starts = None if spec.start is None else models[spec.start]
         models[spec.name] = trainer.train(spec, starts)
