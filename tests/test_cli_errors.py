@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +176,10 @@ def test_a_new_command_gets_the_discipline_for_free(monkeypatch, capsys):
                 raise RuntimeError("deep failure\nwith a second line")
             return 0
 
-    monkeypatch.setattr(cli, "_COMMANDS", (*cli._COMMANDS, _Command))
+    probe = types.ModuleType("_shapebias_probe_command")
+    probe.add_parser = _Command.add_parser  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, probe.__name__, probe)
+    monkeypatch.setitem(cli._COMMANDS, "probe", probe.__name__)
     assert cli.main(["probe", "--fail", "none", "--debug"]) == 0
     assert cli.main(["probe", "--fail", "usage"]) == 2
     assert _error_line(capsys) == "shapebias probe: error: --fail usage: a bad argument."

@@ -1,18 +1,25 @@
 """Attacks (FGSM, PGD, APGD, FAB, Square), the AutoAttack ensemble, robust accuracy and its
 diagnostics."""
 
-from shapebias.attacks._apgd import APGD, apgd, apgd_checkpoints
-from shapebias.attacks._diagnostics import Diagnostics
-from shapebias.attacks._dlr import dlr_loss, targeted_dlr_loss
-from shapebias.attacks._ensemble import auto_attack, auto_attack_suite, robustness_curve
-from shapebias.attacks._fab import FAB, fab
-from shapebias.attacks._fgsm import FGSM, fgsm
-from shapebias.attacks._masking import GradientMaskingWarning
-from shapebias.attacks._pgd import PGD, pgd
-from shapebias.attacks._robust_accuracy import RobustAccuracy, attack_name, robust_accuracy
-from shapebias.attacks._square import Square, square, square_size
-from shapebias.attacks._survival import survival_curve
-from shapebias.attacks._threat import project_l2, project_linf
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shapebias.attacks._apgd import APGD, apgd, apgd_checkpoints
+    from shapebias.attacks._diagnostics import Diagnostics
+    from shapebias.attacks._dlr import dlr_loss, targeted_dlr_loss
+    from shapebias.attacks._ensemble import auto_attack, auto_attack_suite, robustness_curve
+    from shapebias.attacks._fab import FAB, fab
+    from shapebias.attacks._fgsm import FGSM, fgsm
+    from shapebias.attacks._masking import GradientMaskingWarning
+    from shapebias.attacks._pgd import PGD, pgd
+    from shapebias.attacks._robust_accuracy import RobustAccuracy, attack_name, robust_accuracy
+    from shapebias.attacks._square import Square, square, square_size
+    from shapebias.attacks._survival import survival_curve
+    from shapebias.attacks._threat import project_l2, project_linf
+else:  # the same names, each imported on first use (shapebias/_lazy.py)
+    from shapebias._lazy import attach
+
+    __getattr__, __dir__ = attach(__name__)
 
 __all__ = [
     "APGD",

@@ -19,10 +19,10 @@ import datetime
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shapebias.data import read_raw_trials
-from shapebias.metrics import HumanBenchmark, human_benchmark
+if TYPE_CHECKING:
+    from shapebias.metrics import HumanBenchmark
 
 __all__ = ["add_parser", "write_benchmark"]
 
@@ -60,6 +60,9 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``shapebias benchmark`` with parsed arguments; returns the exit status."""
+    from shapebias.data import read_raw_trials  # here, so that --help imports no torch
+    from shapebias.metrics import human_benchmark
+
     table = human_benchmark(read_raw_trials(args.raw_data), models=args.models)
     provenance = {"raw_data": [str(p) for p in args.raw_data], "models": args.models}
     for path in write_benchmark(table, args.out, provenance, figures=not args.no_figures):

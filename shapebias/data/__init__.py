@@ -22,46 +22,53 @@ Nothing here downloads anything. Constants:
   order of :class:`CueConflictDataset`, :func:`stimulus_folder` and :func:`ood_datasets`.
 """
 
-from shapebias._conditions import condition_key
-from shapebias._device_loader import DeviceLoader
-from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset
-from shapebias.data._loaders import (
-    IMAGE_EXTENSIONS,
-    caltech256,
-    cifar10,
-    image_folder,
-    tiny_imagenet,
-)
-from shapebias.data._raw_trials import (
-    NO_RESPONSE,
-    RAW_TRIAL_COLUMNS,
-    Trials,
-    cue_conflict_texture,
-    image_id,
-    is_human,
-    read_raw_trials,
-    write_raw_trials,
-)
-from shapebias.data._samples import SAMPLE_NAMES, sample_images
-from shapebias.data._shape_texture import (
-    CALIBRATED_AXES,
-    DEFAULT_TEXTURE_CONTRAST,
-    SHAPE_TEXTURE_AXES,
-    SPLITS,
-    DatasetAxis,
-    ItemSpec,
-    ShapeTextureDataset,
-)
-from shapebias.data._shapes import SHAPES
-from shapebias.data._stimuli import (
-    CATEGORIES_16,
-    CueConflictDataset,
-    ood_datasets,
-    stimulus_folder,
-    stimulus_transform,
-)
-from shapebias.data._tensors import dataset_tensors
-from shapebias.data._textures import TEXTURES
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shapebias._conditions import condition_key
+    from shapebias._device_loader import DeviceLoader
+    from shapebias.data._categories import CATEGORIES_16
+    from shapebias.data._datasets import ImageArrayDataset, ImageFileDataset
+    from shapebias.data._loaders import (
+        IMAGE_EXTENSIONS,
+        caltech256,
+        cifar10,
+        image_folder,
+        tiny_imagenet,
+    )
+    from shapebias.data._raw_trials import (
+        NO_RESPONSE,
+        RAW_TRIAL_COLUMNS,
+        Trials,
+        cue_conflict_texture,
+        image_id,
+        is_human,
+        read_raw_trials,
+        write_raw_trials,
+    )
+    from shapebias.data._samples import SAMPLE_NAMES, sample_images
+    from shapebias.data._shape_texture import (
+        CALIBRATED_AXES,
+        DEFAULT_TEXTURE_CONTRAST,
+        SHAPE_TEXTURE_AXES,
+        SPLITS,
+        DatasetAxis,
+        ItemSpec,
+        ShapeTextureDataset,
+    )
+    from shapebias.data._shapes import SHAPES
+    from shapebias.data._stimuli import (
+        CueConflictDataset,
+        ood_datasets,
+        stimulus_folder,
+        stimulus_transform,
+    )
+    from shapebias.data._tensors import dataset_tensors
+    from shapebias.data._textures import TEXTURES
+else:  # the same names, each imported on first use (shapebias/_lazy.py)
+    from shapebias._lazy import attach
+
+    __getattr__, __dir__ = attach(__name__)
 
 __all__ = [
     "CALIBRATED_AXES",

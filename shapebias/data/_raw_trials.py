@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from shapebias._conditions import condition_key
-from shapebias.data._stimuli import CATEGORIES_16
+from shapebias.data._categories import CATEGORIES_16
 
 __all__ = [
     "NO_RESPONSE",

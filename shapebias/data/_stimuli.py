@@ -13,23 +13,16 @@ from torchvision.transforms.v2 import functional as F
 
 from shapebias._images import IMAGE_EXTENSIONS, image_files
 from shapebias._validation import check_int
+from shapebias.data._categories import CATEGORIES_16
 from shapebias.data._datasets import ImageFileDataset, Transform
 from shapebias.data._loaders import _check_transform, _require
 
 __all__ = [
-    "CATEGORIES_16",
     "CueConflictDataset",
     "ood_datasets",
     "stimulus_folder",
     "stimulus_transform",
 ]
-
-CATEGORIES_16 = (
-    "airplane", "bear", "bicycle", "bird", "boat", "bottle", "car", "cat", "chair", "clock",
-    "dog", "elephant", "keyboard", "knife", "oven", "truck",
-)  # fmt: skip
-"""The 16 entry-level categories of Geirhos et al. (2019), alphabetical: the class order of
-the stimulus datasets and the key order of :data:`shapebias.metrics.IMAGENET_16_CLASS_MAP`."""
 
 _CUE_LAYOUT = "root/<category>/<shape><i>-<texture><j>.png, e.g. root/cat/cat3-elephant1.png"
 _FOLDER_LAYOUT = "root/<category>/<image files>, categories among CATEGORIES_16"

@@ -9,35 +9,47 @@ model sets, per-model evaluation, the claims as data, the comparison, tables and
   budget (``shapebias map``).
 """
 
-from shapebias.experiments._cache import RunFolder
-from shapebias.experiments._claims import PAPER_CLAIMS, Claim, claims_named
-from shapebias.experiments._compare import Comparison, compare
-from shapebias.experiments._comparison import SKIPPED, ClaimRow, claim_rows
-from shapebias.experiments._cue import CueBudget, cue_data, evaluate_cues, train_cue_models
-from shapebias.experiments._data import ExperimentData, dataset_axes, load_data
-from shapebias.experiments._evaluation import (
-    PARTS,
-    ModelResult,
-    evaluate_model,
-    paper_distortions,
-)
-from shapebias.experiments._map import MapSettings, cue_robustness_map, map_figure, summarise_map
-from shapebias.experiments._reproduce import Reproduction, analyse, reproduce
-from shapebias.experiments._roster import BASELINE, ModelSpec, roster
-from shapebias.experiments._settings import (
-    DATASETS,
-    ROSTER_ENTRIES,
-    RULES,
-    DataSettings,
-    EvaluationSettings,
-    Settings,
-    StatisticsSettings,
-    TrainingSettings,
-    describe_value,
-    parse_setting,
-    setting_help,
-)
-from shapebias.experiments._training import Trainer, fit_stacked
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shapebias.experiments._cache import RunFolder
+    from shapebias.experiments._claims import PAPER_CLAIMS, Claim, claims_named
+    from shapebias.experiments._compare import Comparison, compare
+    from shapebias.experiments._comparison import SKIPPED, ClaimRow, claim_rows
+    from shapebias.experiments._cue import CueBudget, cue_data, evaluate_cues, train_cue_models
+    from shapebias.experiments._data import ExperimentData, dataset_axes, load_data
+    from shapebias.experiments._evaluation import (
+        PARTS,
+        ModelResult,
+        evaluate_model,
+        paper_distortions,
+    )
+    from shapebias.experiments._map import (
+        MapSettings,
+        cue_robustness_map,
+        map_figure,
+        summarise_map,
+    )
+    from shapebias.experiments._reproduce import Reproduction, analyse, reproduce
+    from shapebias.experiments._roster import BASELINE, ModelSpec, roster
+    from shapebias.experiments._settings import (
+        DATASETS,
+        ROSTER_ENTRIES,
+        RULES,
+        DataSettings,
+        EvaluationSettings,
+        Settings,
+        StatisticsSettings,
+        TrainingSettings,
+        describe_value,
+        parse_setting,
+        setting_help,
+    )
+    from shapebias.experiments._training import Trainer, fit_stacked
+else:  # the same names, each imported on first use (shapebias/_lazy.py)
+    from shapebias._lazy import attach
+
+    __getattr__, __dir__ = attach(__name__)
 
 __all__ = [
     "BASELINE",

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
-from torchvision.models import resnet as tv_resnet
 
 from shapebias._validation import check_sequence
 from shapebias.models._normalized import NormalizedModel
 
 __all__ = ["StackedModels", "check_unstacked", "holds_stack"]
 
-# Containers whose forward only uses channel-agnostic operations (elementwise add,
-# flatten from dim 1), so it runs unchanged on the channel-stacked layout.
-_CONTAINERS: tuple[type[nn.Module], ...] = (
-    nn.Sequential,
-    tv_resnet.ResNet,
-    tv_resnet.BasicBlock,
-    tv_resnet.Bottleneck,
-)
+
+@functools.cache
+def _containers() -> tuple[type[nn.Module], ...]:
+    """Containers whose forward only uses channel-agnostic operations (elementwise add,
+    flatten from dim 1), so it runs unchanged on the channel-stacked layout."""
+    from torchvision.models import resnet  # here: torchvision takes seconds to import
+
+    return (nn.Sequential, resnet.ResNet, resnet.BasicBlock, resnet.Bottleneck)
+
+
 # Leaves that act on each channel (or each element) alone: shared by all members as is.
 _SHARED_LEAVES: tuple[type[nn.Module], ...] = (
     nn.ReLU,
@@ -112,7 +114,7 @@ def _widen(module: nn.Module, members: int) -> nn.Module:
 
 
 def _check_supported(model: nn.Module) -> None:
-    if type(model) not in _CONTAINERS:
+    if type(model) not in _containers():
         raise TypeError(
             f"StackedModels stacks nn.Sequential and torchvision ResNet models, got a "
             f"{type(model).__name__}. Wrap a single layer in nn.Sequential."
@@ -120,7 +122,7 @@ def _check_supported(model: nn.Module) -> None:
     for name, module in model.named_modules():
         kind = type(module)
         where = f"'{name}'" if name else "the model itself"
-        if kind in _CONTAINERS or kind in _SHARED_LEAVES:
+        if kind in _containers() or kind in _SHARED_LEAVES:
             if kind is nn.Flatten and (module.start_dim, module.end_dim) != (1, -1):
                 raise TypeError(
                     f"StackedModels supports nn.Flatten(start_dim=1, end_dim=-1) only, got "

@@ -9,13 +9,20 @@ with :func:`torch.autograd.grad` w.r.t. the images only. Maps become pictures wi
 model at all.
 """
 
-from shapebias.saliency._grad_cam import grad_cam
-from shapebias.saliency._gradient import gradient, input_x_gradient
-from shapebias.saliency._guided_backprop import guided_backprop
-from shapebias.saliency._integrated_gradients import integrated_gradients
-from shapebias.saliency._sanity import RandomizationResult, model_randomization_test
-from shapebias.saliency._smoothgrad import smoothgrad
-from shapebias.saliency._visualize import overlay, plot_saliency_grid, to_heatmap
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shapebias.saliency._grad_cam import grad_cam
+    from shapebias.saliency._gradient import gradient, input_x_gradient
+    from shapebias.saliency._guided_backprop import guided_backprop
+    from shapebias.saliency._integrated_gradients import integrated_gradients
+    from shapebias.saliency._sanity import RandomizationResult, model_randomization_test
+    from shapebias.saliency._smoothgrad import smoothgrad
+    from shapebias.saliency._visualize import overlay, plot_saliency_grid, to_heatmap
+else:  # the same names, each imported on first use (shapebias/_lazy.py)
+    from shapebias._lazy import attach
+
+    __getattr__, __dir__ = attach(__name__)
 
 __all__ = [
     "RandomizationResult",
