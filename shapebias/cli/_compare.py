@@ -67,11 +67,11 @@ def add_parser(commands: Any) -> None:
         "compare",
         help="the paper's claims on local checkpoints, each against a baseline",
         description=__doc__.split("\n\n")[0],
-        epilog="Under torchrun (torchrun --nproc_per_node=N -m shapebias.cli compare ...) the "
-        "models are split across the processes, one model (a seed of a set) at a time, and "
-        "their per-item results gathered before the claims are computed: the table equals "
-        "a single process's exactly; rank 0 writes --out. More processes than models leave "
-        "the extra ones idle.",
+        epilog="sharded: torchrun --nproc_per_node=N -m shapebias.cli compare ...\n"
+        "  splits the models across the processes (a seed of a set at a time), gathers\n"
+        "  their per-item results and computes the claims from all of them: the table\n"
+        "  equals a single process's exactly; rank 0 writes --out. More processes than\n"
+        "  models leave the extra ones idle.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

@@ -181,3 +181,10 @@ def test_two_processes_write_the_single_process_comparison(nine_models, tmp_path
     edges = [row for row in tested if row["claim"] == "saliency edge alignment"]
     assert all(row["low"] < row["high"] for row in edges)
     assert edges[0]["difference"] != edges[1]["difference"]
+
+
+def test_the_help_says_how_to_shard(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["compare", "--help"])
+    assert done.value.code == 0
+    assert "torchrun --nproc_per_node=N -m shapebias.cli compare" in capsys.readouterr().out
