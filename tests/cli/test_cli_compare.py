@@ -161,7 +161,7 @@ def test_two_processes_write_the_single_process_comparison(nine_models, tmp_path
     run_two_ranks(
         ROOT / "tests" / "cli" / "_compare_worker.py",
         *arguments, "--out", str(tmp_path / "two"),
-        timeout=300,
+        timeout=600,  # a guard against a hang; about 25 s on 2 idle cores
     )  # fmt: skip
     one, two = (json.loads((tmp_path / out / "comparison.json").read_text())
                 for out in ("one", "two"))  # fmt: skip
