@@ -9,7 +9,10 @@ rank order, which is the dataset's order: the gathered result is the single-proc
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -23,6 +26,7 @@ __all__ = [
     "gather_objects",
     "gather_tensor",
     "is_main_process",
+    "local_only",
     "rank_and_world",
     "shard_bounds",
     "shard_data",
@@ -30,15 +34,38 @@ __all__ = [
 ]
 
 
+_LOCAL = contextvars.ContextVar("shapebias_local_only", default=False)
+
+
+@contextlib.contextmanager
+def local_only() -> Iterator[None]:
+    """Inside the block, every helper here acts as in a single process, ``(0, 1)``.
+
+    For a caller that splits the work across processes at a coarser grain itself
+    (:func:`shapebias.experiments.compare` evaluates whole models per process): the
+    evaluation functions it calls then neither shard their data a second time nor wait on
+    collectives that the other processes, busy with other models, never call. Leaving
+    the block, also on error, restores the distributed view.
+    """
+    token = _LOCAL.set(True)
+    try:
+        yield
+    finally:
+        _LOCAL.reset(token)
+
+
 def rank_and_world() -> tuple[int, int]:
-    """``(rank, world_size)``; ``(0, 1)`` when not running distributed."""
-    if dist.is_available() and dist.is_initialized():
+    """``(rank, world_size)``; ``(0, 1)`` when not distributed or inside :func:`local_only`."""
+    if not _LOCAL.get() and dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
 
 def is_main_process() -> bool:
-    """True on rank 0 and when not running distributed (the process that logs and saves)."""
+    """True on rank 0 and when not running distributed (the process that logs and saves).
+
+    Inside :func:`local_only` every process is its own main process.
+    """
     return rank_and_world()[0] == 0
 
 

@@ -99,6 +99,8 @@ CALLS: dict[tuple[str, str], Callable[[Any], Any]] = {
        for f in ("random_start", "targeted", "early_stop", "progress")},
     **{("attacks.PGD", f): (lambda v, f=f: attacks.PGD(eps=EPS, **{f: v})(*XY))
        for f in ("random_start", "targeted", "early_stop", "progress")},
+    ("attacks.projected_ascent", "progress"): lambda v: attacks.projected_ascent(
+        MODEL, IMAGES, IMAGES, lambda logits, step: logits[:, 0], eps=EPS, progress=v),
     ("attacks.fgsm", "targeted"): lambda v: attacks.fgsm(*XY, eps=EPS, targeted=v),
     ("attacks.FGSM", "targeted"): lambda v: attacks.FGSM(eps=EPS, targeted=v)(*XY),
     ("attacks.apgd", "targeted"): lambda v: attacks.apgd(*XY, eps=EPS, steps=1, targeted=v),

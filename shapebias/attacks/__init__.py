@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from shapebias.attacks._fab import FAB, fab
     from shapebias.attacks._fgsm import FGSM, fgsm
     from shapebias.attacks._masking import GradientMaskingWarning
-    from shapebias.attacks._pgd import PGD, pgd
+    from shapebias.attacks._pgd import PGD, pgd, projected_ascent
     from shapebias.attacks._robust_accuracy import RobustAccuracy, attack_name, robust_accuracy
     from shapebias.attacks._square import Square, square, square_size
     from shapebias.attacks._survival import survival_curve
@@ -41,6 +41,7 @@ __all__ = [
     "pgd",
     "project_l2",
     "project_linf",
+    "projected_ascent",
     "robust_accuracy",
     "robustness_curve",
     "square",

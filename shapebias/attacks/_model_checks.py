@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from shapebias import _gradients
 from shapebias.models import holds_stack
 
 __all__ = ["input_gradient", "refuse_stack"]
@@ -44,28 +45,16 @@ def refuse_stack(model: Any, user: str, why: str, fix: str = "") -> None:
         )
 
 
-def _detached() -> ValueError:
-    return ValueError(
-        "model must compute its logits from the images with operations autograd can "
-        "differentiate, but its output does not depend on its input through autograd, so an "
-        "attack has no input gradient. Likely cause, inside forward: a .detach() (or .data, "
-        "or a round trip through NumPy or .item()), a rounding or integer conversion "
-        "(.round(), .long(), .to(torch.uint8)) that cuts the graph, or a torch.no_grad() / "
-        "torch.inference_mode() block. Remove it, or write quantisation as a "
-        "straight-through estimator x + (q(x) - x).detach(); for a model that truly has no "
-        "gradient, use the gradient-free Square attack."
-    )
+_NO_GRADIENT = "; for a model that truly has no gradient, use the gradient-free Square attack"
 
 
 def input_gradient(
     output: torch.Tensor, images: torch.Tensor, *, retain_graph: bool = False
 ) -> torch.Tensor:
-    """``d output / d images`` (``output`` a scalar), or a clear error where there is none.
+    """``d output / d images`` (``output`` a scalar) for an attack, or a clear error.
 
-    :func:`torch.autograd.grad` answers a model that cut its input from the graph with
-    "element 0 of tensors does not require grad" or "One of the differentiated Tensors
-    appears to not have been used in the graph"; this names ``model`` and the likely
-    causes instead. It costs one attribute test and one ``None`` test.
+    :func:`shapebias._gradients.input_gradient` with the attacks' advice: a model with no
+    gradient at all can still be attacked by the gradient-free Square attack.
 
     Args:
         output: the scalar to differentiate, computed from ``images``.
@@ -76,11 +65,13 @@ def input_gradient(
         The gradient, shaped like ``images``.
 
     Raises:
-        ValueError: ``output`` does not depend on ``images`` through autograd.
+        ValueError: ``output`` does not depend on ``images`` through autograd (a
+            ``.detach()``, rounding or ``torch.no_grad()`` in the model's ``forward``).
     """
-    if not output.requires_grad:
-        raise _detached()
-    (grad,) = torch.autograd.grad(output, images, retain_graph=retain_graph, allow_unused=True)
-    if grad is None:
-        raise _detached()
-    return grad
+    return _gradients.input_gradient(
+        output,
+        images,
+        consequence="an attack has no input gradient",
+        fix=_NO_GRADIENT,
+        retain_graph=retain_graph,
+    )

@@ -13,6 +13,7 @@ from shapebias._config import config_kwargs
 from shapebias._spectrum import band_project, checked_band_keep
 from shapebias._validation import (
     check_bool,
+    check_callable,
     check_choice,
     check_eps,
     check_finite_gradient,
@@ -22,6 +23,7 @@ from shapebias._validation import (
     check_labels,
     check_logits,
     check_model,
+    check_perturbation,
     check_square,
 )
 from shapebias.attacks._model_checks import input_gradient, refuse_stack
@@ -29,7 +31,7 @@ from shapebias.attacks._objectives import LOSSES, attack_objective, attack_succe
 from shapebias.attacks._threat import NORMS, ascent_step, project, project_band, random_start
 from shapebias.models import warn_if_train_mode
 
-__all__ = ["PGD", "ascend", "pgd"]
+__all__ = ["PGD", "ascend", "pgd", "projected_ascent"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,27 @@ class _Outcome(NamedTuple):
     adversarial: torch.Tensor
     fooled: torch.Tensor | None  # (N,) bool, known when the end point was evaluated
     objective: torch.Tensor | None  # (N,) objective at the returned point, likewise
+
+
+def _step_and_band(
+    step_size: Any,
+    eps: torch.Tensor,
+    steps: int,
+    norm: str,
+    band: Any,
+    images: torch.Tensor,
+    name: str,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The checked step lengths (default ``2.5 * eps / steps``) and the band's ``rfft2`` mask."""
+    if step_size is None:
+        step_t = eps * (2.5 / max(steps, 1))
+    else:
+        step_t = check_eps(step_size, images, name="step_size", pixel_bound=norm == "linf")
+    keep = None
+    if band is not None:
+        size = check_square(images, name, "a frequency band (band=)")
+        keep = checked_band_keep(band, size, images.device)
+    return step_t, keep
 
 
 def plan_attack(
@@ -91,14 +114,7 @@ def plan_attack(
     }
     for name, flag in flags.items():
         check_bool(flag, name)
-    if step_size is None:
-        step_t = eps_t * (2.5 / max(steps, 1))
-    else:
-        step_t = check_eps(step_size, images, name="step_size", pixel_bound=norm == "linf")
-    keep = None
-    if band is not None:
-        size = check_square(images, "images", "a frequency band (band=)")
-        keep = checked_band_keep(band, size, images.device)
+    step_t, keep = _step_and_band(step_size, eps_t, steps, norm, band, images, "images")
     return _Plan(
         eps=eps_t,
         step_size=step_t,
@@ -226,8 +242,9 @@ def ascend(
 
     Every step ascends ``objective(model(x), step).sum()`` (a per-sample ``(N,)``
     objective of the logits), then projects onto the ``norm`` ball of radius ``eps``
-    around ``clean`` and clips to ``[0, 1]``. PGD and TRADES's inner maximisation
-    both run this loop; inputs are validated by the caller.
+    around ``clean`` and clips to ``[0, 1]``. :func:`pgd` and :func:`projected_ascent`
+    (TRADES's inner maximisation among its users) both run this loop; inputs are
+    validated by the caller.
 
     Args:
         model: callable ``images -> logits``.
@@ -256,6 +273,134 @@ def ascend(
             check_finite_gradient(grad, "attack")
         x = _step(x.detach(), grad, clean, eps, step_size, norm, band)
     return x
+
+
+def _checked_objective(
+    objective: Callable[[torch.Tensor, int], torch.Tensor], count: int
+) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """``objective``, with its first output checked to be a floating ``(count,)`` tensor."""
+
+    def checked(logits: torch.Tensor, step: int) -> torch.Tensor:
+        value = objective(logits, step)
+        if step == 0 and not (
+            isinstance(value, torch.Tensor)
+            and value.is_floating_point()
+            and tuple(value.shape) == (count,)
+        ):
+            raise ValueError(
+                f"objective must return one floating value per image, shape ({count},), got "
+                f"{getattr(value, 'shape', type(value).__name__)} "
+                f"{getattr(value, 'dtype', '')}. Reduce per sample (reduction='none'), "
+                "not over the batch."
+            )
+        return value
+
+    return checked
+
+
+def projected_ascent(
+    model: Any,
+    start: torch.Tensor,
+    clean: torch.Tensor,
+    objective: Callable[[torch.Tensor, int], torch.Tensor],
+    *,
+    eps: float | torch.Tensor,
+    steps: int = 10,
+    step_size: float | torch.Tensor | None = None,
+    norm: str = "linf",
+    band: tuple[float, float] | None = None,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Projected gradient ascent on your own objective of the logits: PGD's loop, opened up.
+
+    Every step ascends ``objective(model(x), step).sum()`` with a steepest-ascent step
+    (``x + a * sign(g)`` for L-inf, ``x + a * g / ||g||_2`` for L2), projects onto the
+    ``norm`` ball of radius ``eps`` around ``clean`` and clips to ``[0, 1]``. It is the loop
+    :func:`pgd` runs on the cross-entropy or margin of the labels, here with any
+    per-sample objective and any start point: TRADES's inner maximisation (the KL
+    divergence to the clean prediction, from ``clean + 0.001 * noise``), a logit-pairing
+    or feature-space adversary. Gradients are taken with :func:`torch.autograd.grad`
+    with respect to the input only; no parameter ``.grad`` is written and the model's
+    mode is not touched (set it yourself, as for :func:`pgd`).
+
+    Args:
+        model: any callable ``images -> logits`` (or any output ``objective`` reads).
+        start: the first iterate, a finite floating ``(N, C, H, W)`` tensor like
+            ``clean``; it need not lie in the ball or in ``[0, 1]`` (the first step
+            projects and clips it).
+        clean: the centre of the ball, images ``(N, C, H, W)`` in ``[0, 1]``.
+        objective: ``(output, step) -> (N,)``, the per-sample quantity to ascend
+            (``step`` counts from 0); sums are taken per sample, never over the batch.
+        eps: budget in pixel units (``8/255``), a float or a per-sample ``(N,)`` tensor.
+        steps: number of steps (0 returns ``start`` detached).
+        step_size: step length; default ``2.5 * eps / steps`` (Madry et al.).
+        norm: ``"linf"`` or ``"l2"``.
+        band: restrict the steps and the perturbation to the radial frequency band
+            ``[low, high)`` in cycles per image, as :func:`pgd`'s ``band`` (square images).
+        progress: show a progress bar over the steps.
+
+    Returns:
+        The detached last iterate, shaped like ``clean``: within ``eps`` of ``clean``
+        and in ``[0, 1]`` once ``steps >= 1``.
+
+    Raises:
+        TypeError: a non-callable ``model`` or ``objective``, non-tensor or integer
+            images, ``progress`` not a ``bool``, ``band`` not a pair of numbers.
+        ValueError: ``clean`` not in ``[0, 1]`` or not ``(N, C, H, W)``; ``start`` not
+            finite or not of ``clean``'s shape, dtype and device; negative, NaN or
+            infinite ``eps``/``step_size`` (above 1 in L-inf); negative ``steps``; an
+            unknown ``norm``; an ``objective`` that does not return a floating ``(N,)``
+            tensor; a NaN or inf input gradient (checked on the first step); a model whose
+            output does not depend on its input through autograd; with ``band``, what
+            :func:`pgd` refuses.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> from shapebias.attacks import projected_ascent
+        >>> from shapebias.models import small_cnn
+        >>> model = small_cnn(10).eval()
+        >>> clean = torch.rand(2, 3, 32, 32)
+        >>> with torch.no_grad():
+        ...     target = F.softmax(model(clean), dim=1)
+        >>> def kl(logits, step):  # TRADES's objective, per sample
+        ...     return F.kl_div(F.log_softmax(logits, 1), target, reduction="none").sum(1)
+        >>> adv = projected_ascent(model, clean, clean, kl, eps=8 / 255, steps=3)
+        >>> bool((adv - clean).abs().max() <= 8 / 255 + 1e-6)
+        True
+
+    References:
+        Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR
+        2018. Zhang et al., "Theoretically Principled Trade-off between Robustness and
+        Accuracy", ICML 2019 (TRADES).
+    """
+    check_model(model)
+    check_callable(objective, "objective")
+    check_images(clean, "clean")
+    check_perturbation(start, "start")
+    if (start.shape, start.dtype, start.device) != (clean.shape, clean.dtype, clean.device):
+        raise ValueError(
+            f"start must match clean: shape {tuple(clean.shape)}, {clean.dtype} on "
+            f"{clean.device}; got {tuple(start.shape)}, {start.dtype} on {start.device}."
+        )
+    check_choice(norm, "norm", NORMS)
+    eps_t = check_eps(eps, clean, pixel_bound=norm == "linf")
+    check_int(steps, "steps", low=0)
+    check_bool(progress, "progress")
+    step_t, keep = _step_and_band(step_size, eps_t, steps, norm, band, clean, "clean")
+    return ascend(
+        model,
+        start,
+        clean.detach(),
+        _checked_objective(objective, clean.shape[0]),
+        eps=eps_t,
+        step_size=step_t,
+        steps=steps,
+        norm=norm,
+        check_gradient=True,
+        progress=progress,
+        band=keep,
+    )
 
 
 def _ascend(
@@ -493,3 +638,73 @@ class PGD:
     def plan(self, model: Any, images: torch.Tensor, labels: torch.Tensor) -> _Plan:
         """Validate the inputs and settings for one call (used by ``robust_accuracy``)."""
         return plan_attack(model, images, labels, **config_kwargs(self))
+
+    def fooled(
+        self,
+        model: Any,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        active: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Which samples this attack fools, from one run, without a second forward pass.
+
+        Runs the attack (every restart) on the ``active`` samples and returns, per sample,
+        whether its returned image is misclassified (targeted: classified as the target
+        label), as judged by the attack's own evaluation of its end points. With
+        ``early_stop`` a sample leaves the batch at its first fooling iterate, so
+        fooling is found at the smallest cost (what a per-sample budget search needs:
+        :func:`~shapebias.frequency.band_eps_index` bisects on it). Samples outside
+        ``active`` never go through the model and count as not fooled; the random start
+        is drawn for the whole batch either way, so a sample's start does not depend on
+        the mask.
+
+        Args:
+            model: callable ``images -> logits (N, K)``, as for :func:`pgd`.
+            images: clean images ``(N, C, H, W)`` in ``[0, 1]``.
+            labels: ``(N,)`` int64 true labels (target labels when ``targeted``).
+            active: optional boolean ``(N,)`` mask on ``images``' device of the samples
+                to attack; default all.
+
+        Returns:
+            ``(N,)`` bool on ``images``' device.
+
+        Raises:
+            TypeError, ValueError: what :func:`pgd` refuses; ``active`` not a boolean
+                ``(N,)`` tensor on ``images``' device; a
+                :class:`~shapebias.models.StackedModels` (a run on a subset of the batch
+                would route images to the wrong member).
+
+        Warns:
+            TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.
+
+        Example:
+            >>> import torch
+            >>> from shapebias.attacks import PGD
+            >>> from shapebias.models import small_cnn
+            >>> model = small_cnn(10).eval()
+            >>> images, labels = torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+            >>> attack = PGD(eps=8 / 255, steps=3, early_stop=True)
+            >>> active = torch.tensor([True, True, True, False])
+            >>> fooled = attack.fooled(model, images, labels, active=active)
+            >>> fooled.shape, bool(fooled[3])
+            (torch.Size([4]), False)
+        """
+        plan = self.plan(model, images, labels)
+        if active is None:
+            active = torch.ones(images.shape[0], dtype=torch.bool, device=images.device)
+        elif not isinstance(active, torch.Tensor) or active.dtype != torch.bool:
+            raise TypeError(
+                f"active must be a bool tensor of shape ({images.shape[0]},) or None, got "
+                f"{getattr(active, 'dtype', type(active).__name__)}."
+            )
+        elif active.shape != (images.shape[0],) or active.device != images.device:
+            raise ValueError(
+                f"active must have shape ({images.shape[0]},) on {images.device}, one flag per "
+                f"image, got {tuple(active.shape)} on {active.device}."
+            )
+        warn_if_train_mode(model, "PGD.fooled")
+        fooled = run_attack(model, images, labels, plan, active=active).fooled
+        if fooled is None:  # an active= mask makes run_attack evaluate the end points
+            raise RuntimeError("PGD.fooled internal error: the attack left no outcome.")
+        return fooled

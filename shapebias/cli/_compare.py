@@ -10,6 +10,13 @@ position)::
 
 Runs :func:`shapebias.experiments.compare` and writes ``comparison.md``, ``.json``,
 ``.csv`` and ``.png`` into ``--out``.
+
+Sharded over processes with ``torchrun`` like ``shapebias evaluate``: each process
+evaluates its block of the models (one seed of one set at a time), the per-item results
+of all models are gathered onto every process and the claims computed from them, and rank
+0 writes the files: the table equals the single-process one exactly::
+
+    torchrun --nproc_per_node=4 -m shapebias.cli compare ...   # one node, 4 GPUs
 """
 
 from __future__ import annotations
@@ -20,13 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
+from shapebias._distributed import is_main_process
 from shapebias.cli._arguments import floats
 from shapebias.cli._errors import UsageError
 from shapebias.data import CueConflictDataset, dataset_tensors, image_folder, stimulus_transform
 from shapebias.experiments import PAPER_CLAIMS, Settings, compare, parse_setting
 from shapebias.models import load_pretrained, resnet18, small_cnn
+from shapebias.training import init_distributed
 
 __all__ = ["add_parser", "parse_model"]
 
@@ -57,6 +67,11 @@ def add_parser(commands: Any) -> None:
         "compare",
         help="the paper's claims on local checkpoints, each against a baseline",
         description=__doc__.split("\n\n")[0],
+        epilog="sharded: torchrun --nproc_per_node=N -m shapebias.cli compare ...\n"
+        "  splits the models across the processes (a seed of a set at a time), gathers\n"
+        "  their per-item results and computes the claims from all of them: the table\n"
+        "  equals a single process's exactly; rank 0 writes --out. More processes than\n"
+        "  models leave the extra ones idle.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -108,7 +123,9 @@ def add_parser(commands: Any) -> None:
         metavar="NAME=VALUE",
         help="an evaluation or statistics setting of shapebias reproduce",
     )
-    parser.add_argument("--device", default="cpu", help="e.g. cpu, cuda:0")
+    parser.add_argument(
+        "--device", help="e.g. cpu, cuda:0; default: cuda:LOCAL_RANK when available, else cpu"
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for comparison.*")
     parser.set_defaults(run=run)
 
@@ -130,7 +147,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _load(
-    args: argparse.Namespace, entries: list[tuple[str, str, Path]], num_classes: int
+    args: argparse.Namespace,
+    entries: list[tuple[str, str, Path]],
+    num_classes: int,
+    device: torch.device,
 ) -> dict[str, list[nn.Module]]:
     sets: dict[str, list[nn.Module]] = {}
     for name, arch, weights in entries:
@@ -141,13 +161,23 @@ def _load(
             num_classes=args.num_classes or num_classes,
             mean=args.mean,
             std=args.std,
-        ).to(args.device)
+        ).to(device)
         sets.setdefault(name, []).append(model)
     return sets
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``shapebias compare``; print the claims table."""
+    """Run ``shapebias compare``; print the claims table (rank 0 under torchrun)."""
+    joined = not dist.is_initialized()
+    device = init_distributed()
+    try:
+        return _compare(args, torch.device(args.device) if args.device else device)
+    finally:
+        if joined and dist.is_initialized():  # the group this call joined, not a caller's
+            dist.destroy_process_group()
+
+
+def _compare(args: argparse.Namespace, device: torch.device) -> int:
     try:
         settings = _settings(args)
     except ValueError as error:
@@ -160,10 +190,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--model {baseline!r} is the baseline's name; give it another name.")
     transform = stimulus_transform(args.size)
     data = image_folder(args.data, transform=transform)
-    device = torch.device(args.device)
     test = tuple(t.to(device) for t in dataset_tensors(data))
     try:
-        models = _load(args, args.baseline + args.model, len(data.classes))
+        models = _load(args, args.baseline + args.model, len(data.classes), device)
     except (ValueError, FileNotFoundError) as error:
         raise UsageError(
             f"shapebias compare: {error} (--num-classes sets the networks' outputs; by default "
@@ -204,10 +233,11 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
-    result.save(args.out)
-    print(result.markdown())
-    log.info(
-        "wrote %s",
-        ", ".join(str(args.out / f"comparison.{e}") for e in ("md", "json", "csv", "png")),
-    )
+    if is_main_process():
+        result.save(args.out)
+        print(result.markdown())
+        log.info(
+            "wrote %s",
+            ", ".join(str(args.out / f"comparison.{e}") for e in ("md", "json", "csv", "png")),
+        )
     return 0

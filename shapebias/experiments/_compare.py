@@ -17,7 +17,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from shapebias._validation import check_images
+from shapebias._distributed import (
+    gather_objects,
+    is_main_process,
+    local_only,
+    rank_and_world,
+    shard_bounds,
+)
+from shapebias._validation import check_bool, check_images
 from shapebias.data import dataset_tensors
 from shapebias.experiments._claims import PAPER_CLAIMS, Claim, claims_named
 from shapebias.experiments._comparison import ClaimRow, claim_rows
@@ -49,7 +56,8 @@ class Comparison:
         results: per model name, one :class:`ModelResult` per seed.
         baseline: the baseline's name.
         settings: the settings used (evaluation and statistics groups, the seed).
-        seconds: wall seconds per model (all its seeds) and ``"analysis"``.
+        seconds: wall seconds per model set (its seeds' evaluations summed, whichever
+            process ran them) and ``"analysis"``.
     """
 
     rows: list[ClaimRow]
@@ -114,6 +122,21 @@ class Comparison:
         )
         (folder / "comparison.csv").write_text(self.csv())
         self.figure(folder / "comparison.png")
+
+
+def _on_cpu(value: Any) -> Any:
+    """``value`` with every tensor in it (dataclass fields, dict values) moved to the CPU,
+    so that a result gathered from another process lands on no GPU of this one."""
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {key: _on_cpu(item) for key, item in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {
+            f.name: _on_cpu(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
+        }
+        return dataclasses.replace(value, **fields)
+    return value
 
 
 def _as_sets(models: Any, baseline: Any) -> dict[str, list[nn.Module]]:
@@ -252,6 +275,7 @@ def compare(
     settings: Settings | None = None,
     generator: torch.Generator | None = None,
     progress: bool = True,
+    distributed: bool = True,
 ) -> Comparison:
     """The paper's claims (or your own) on any models, each against a baseline.
 
@@ -281,10 +305,24 @@ def compare(
         settings: evaluation and statistics settings (default :meth:`Settings.default`).
         generator: seeds the distortions, attacks, noise and bootstrap (default: the
             settings' ``seed``); every model sees the same distorted images.
-        progress: show a progress bar over the models.
+        progress: show a progress bar over the models (on the main process).
+        distributed: under ``torchrun`` (a process group initialised), split the models
+            across the processes and gather their results (default); ``False`` evaluates
+            every model in every process.
+
+    Under ``torchrun`` the unit of work is one model (one seed of one set): the models,
+    listed set by set in seed order, are cut into contiguous blocks whose sizes differ by
+    at most one, each process evaluates its block, and the per-item results of every
+    model are gathered in that order onto every process, where the claims are computed.
+    A model's evaluation depends only on the model, the data and the settings' seed, so
+    the rows equal the single-process rows exactly, whichever process evaluated which
+    model and however unbalanced the blocks (only ``seconds`` and the time breakdown
+    differ). Inside a model's evaluation nothing is sharded further: the distortions'
+    random draws stay those of one process. Processes beyond the number of models stay
+    idle. Gathered results are on the CPU.
 
     Returns:
-        A :class:`Comparison`.
+        A :class:`Comparison`, the same on every process.
 
     Raises:
         ValueError: the baseline is not in ``models``; sets of unequal length; models
@@ -307,6 +345,8 @@ def compare(
         ('shape bias', 'skipped')
     """
     settings = Settings.default() if settings is None else settings
+    check_bool(progress, "progress")
+    check_bool(distributed, "distributed")
     sets = _as_sets(models, baseline)
     chosen = _resolve_claims(claims)
     test = _as_split(data, "data", 2)
@@ -360,30 +400,49 @@ def compare(
             "a relative-accuracy claim's test_set must be one of "
             f"{', '.join(paper_distortions(32))}."
         )
-    results: dict[str, list[ModelResult]] = {}
-    seconds: dict[str, float] = {}
-    total = sum(len(members) for members in sets.values())
-    with tqdm(total=total, unit="model", disable=not progress) as bar:
-        for name, members in sets.items():
+    units = [(name, index) for name, members in sets.items() for index in range(len(members))]
+    rank, world = rank_and_world()
+    sharded = distributed and world > 1
+    start, stop = shard_bounds(len(units), rank, world) if sharded else (0, len(units))
+    main = is_main_process()  # read before local_only(), inside which every process is main
+    if sharded and world > len(units) and main:
+        log.warning(
+            "compare splits whole models across processes: %d models on %d processes "
+            "leave %d idle.",
+            len(units),
+            world,
+            world - len(units),
+        )
+    evaluated = []
+    with (
+        local_only(),
+        tqdm(total=stop - start, unit="model", disable=not (progress and main)) as bar,
+    ):
+        for name, index in units[start:stop]:
+            bar.set_description(f"evaluate {name} [{index}]")
             began = time.perf_counter()
-            results[name] = []
-            for index, model in enumerate(members):
-                bar.set_description(f"evaluate {name} [{index}]")
-                with _eval(model):
-                    results[name].append(
-                        evaluate_model(
-                            model,
-                            test,
-                            settings,
-                            cue_conflict=conflict,
-                            shape_only=shapes,
-                            distortions=distortions,
-                            num_classes=num_classes,
-                            parts=tuple(parts),
-                        )
-                    )
-                bar.update()
-            seconds[name] = time.perf_counter() - began
+            with _eval(sets[name][index]):
+                result = evaluate_model(
+                    sets[name][index],
+                    test,
+                    settings,
+                    cue_conflict=conflict,
+                    shape_only=shapes,
+                    distortions=distortions,
+                    num_classes=num_classes,
+                    parts=tuple(parts),
+                )
+            evaluated.append(
+                (name, _on_cpu(result) if sharded else result, time.perf_counter() - began)
+            )
+            bar.update()
+    if sharded:  # every process's block, in rank order: the units' order
+        evaluated = [unit for block in gather_objects(evaluated) for unit in block]
+    results: dict[str, list[ModelResult]] = {name: [] for name in sets}
+    seconds: dict[str, float] = dict.fromkeys(sets, 0.0)
+    for name, result, wall in evaluated:
+        results[name].append(result)
+        seconds[name] += wall
     began = time.perf_counter()
     rows = claim_rows(
         results,

@@ -26,11 +26,12 @@ from shapebias._validation import (
     check_square,
 )
 from shapebias.attacks import PGD
-from shapebias.attacks._pgd import run_attack
-from shapebias.attacks._threat import NORMS
 from shapebias.models import check_unstacked, warn_if_train_mode
 
 __all__ = ["BandEpsIndex", "band_eps_index", "default_eps_grid"]
+
+NORMS = ("linf", "l2")
+"""The norms the index searches in: those with a default budget grid (:func:`default_eps_grid`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +132,7 @@ def _smallest_fooling(
     A vectorised bisection: ``below`` (a grid index known not to fool, ``-1`` at the
     start) and ``above`` (one known to fool, ``G`` at the start) close in, each round
     attacking every open image at its own midpoint budget in one batched early-stopping
-    run (:func:`shapebias.attacks._pgd.run_attack`'s ``active`` mask, as in
+    run (:meth:`PGD.fooled <shapebias.attacks.PGD.fooled>` with an ``active`` mask, as in
     :func:`~shapebias.attacks.robust_accuracy`). Exact if fooling is monotone in eps.
     """
     count = grid.numel()
@@ -143,11 +144,8 @@ def _smallest_fooling(
             return above
         middle = torch.div(below + above, 2, rounding_mode="floor").clamp(0, count - 1)
         eps = grid[middle]
-        plan = dataclasses.replace(attack, eps=eps).plan(model, images, labels)
-        plan = dataclasses.replace(plan, early_stop=True)
-        fooled = run_attack(model, images, labels, plan, active=open_).fooled
-        if fooled is None:  # an active= mask makes run_attack evaluate the end points
-            raise RuntimeError("band_eps_index internal error: the attack left no outcome.")
+        at_middle = dataclasses.replace(attack, eps=eps, early_stop=True)
+        fooled = at_middle.fooled(model, images, labels, active=open_)
         above = torch.where(open_ & fooled, middle, above)
         below = torch.where(open_ & ~fooled, middle, below)
 

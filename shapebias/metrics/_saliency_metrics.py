@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from shapebias._stats import rank_correlation
 from shapebias._validation import check_int
-from shapebias.distortions._edges import edge_map
+from shapebias.distortions import edges
 
 __all__ = ["concentration", "edge_alignment", "image_edges", "saliency_similarity"]
 
@@ -62,9 +62,8 @@ def image_edges(
 ) -> torch.Tensor:
     """Canny edges of each image, optionally widened by ``tolerance`` pixels.
 
-    The edge detector is the package's one Canny map,
-    :func:`shapebias.distortions._edges.edge_map` (behind
-    :func:`~shapebias.distortions.edges` too): scikit-image's ``canny`` on the BT.601
+    The edge detector is the package's one Canny map, the black lines of the
+    :func:`~shapebias.distortions.edges` stimuli: scikit-image's ``canny`` on the BT.601
     luminance of each image (a copy of single-channel images), with hysteresis
     thresholds 0.1 and 0.2 on the gradient magnitude unless given. The default
     ``sigma = 1`` keeps the finer edges a saliency map can follow (the
@@ -99,7 +98,8 @@ def image_edges(
         >>> bool(edges[0, 4:12, 4:12].any()), bool(edges[0, 7:9, 7:9].any())
         (True, False)
     """
-    mask = edge_map(images, sigma=sigma, low_threshold=low_threshold, high_threshold=high_threshold)
+    drawn = edges(images, sigma=sigma, low_threshold=low_threshold, high_threshold=high_threshold)
+    mask = drawn[:, 0] == 0  # edges are drawn as exact 0 on exact 1
     tolerance = _check_tolerance(tolerance, images)
     if tolerance:
         widened = F.max_pool2d(mask[:, None].float(), 2 * tolerance + 1, 1, tolerance)
@@ -157,7 +157,7 @@ def edge_alignment(
         ICML 2019.
     """
     magnitude = _magnitude(saliency, "saliency")
-    edges = image_edges(
+    on_edges = image_edges(
         images, sigma=sigma, low_threshold=low_threshold, high_threshold=high_threshold,
         tolerance=tolerance,
     )  # fmt: skip
@@ -167,7 +167,7 @@ def edge_alignment(
             f" after summing channels, got {tuple(saliency.shape)} for images of shape "
             f"{tuple(images.shape)}."
         )
-    return _share_of_mass(magnitude, edges.to(saliency.device, magnitude.dtype))
+    return _share_of_mass(magnitude, on_edges.to(saliency.device, magnitude.dtype))
 
 
 def concentration(saliency: torch.Tensor) -> torch.Tensor:

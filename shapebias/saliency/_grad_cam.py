@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from shapebias._gradients import GRAPH_CUTS, cut_from_graph
 from shapebias._validation import (
     check_bool,
     check_finite_gradient,
@@ -17,7 +18,7 @@ from shapebias._validation import (
 )
 from shapebias.models import check_unstacked, warn_if_train_mode
 from shapebias.saliency._hooks import HOOKS, forward_hooks, resolve_layer
-from shapebias.saliency._targets import check_output, check_target, objective
+from shapebias.saliency._targets import CUT_FIX, check_output, check_target, objective
 
 __all__ = ["grad_cam"]
 
@@ -97,7 +98,9 @@ def grad_cam(
             nor a name, bad images or target, ``relu`` or ``upsample`` not a ``bool``, a
             :class:`~shapebias.models.StackedModels` (explain its ``unstack()`` members).
         ValueError: a layer that is not a submodule, never runs, runs more than once, or
-            does not output a 4-D feature map; bad images or target; NaN/inf logits.
+            does not output a 4-D feature map; bad images or target; NaN/inf logits; a
+            model whose output does not depend on the layer through autograd (a
+            ``.detach()`` or ``torch.no_grad()`` in its ``forward`` after the layer).
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.
@@ -133,13 +136,17 @@ def grad_cam(
     if target_t is None:
         target_t = logits.detach().argmax(1)
     with torch.enable_grad():
-        (grad,) = torch.autograd.grad(
-            objective(logits, target_t, output).sum(), activation, allow_unused=True
-        )
+        value = objective(logits, target_t, output).sum()
+        if not value.requires_grad:
+            raise cut_from_graph("grad_cam has no gradient at any layer", CUT_FIX)
+        grad = None
+        if activation.requires_grad:
+            (grad,) = torch.autograd.grad(value, activation, allow_unused=True)
     if grad is None:
         raise ValueError(
-            f"the model's output does not depend on layer {type(module).__name__}; pick a "
-            "layer on the path to the logits."
+            f"the model's output does not depend on layer {type(module).__name__} through "
+            "autograd; pick a layer on the path to the logits, after any cut of the graph "
+            f"in forward ({GRAPH_CUTS})."
         )
     weights = grad.mean(dim=(2, 3), keepdim=True)
     cam = (weights * activation.detach()).sum(1, keepdim=True)

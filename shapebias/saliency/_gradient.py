@@ -54,7 +54,9 @@ def gradient(
         TypeError: non-tensor or integer images, a target of the wrong type, a model that
             does not return a logits tensor.
         ValueError: bad image shape or range, a target of the wrong shape or outside the
-            model's classes, an unknown ``output``, a model returning NaN/inf logits.
+            model's classes, an unknown ``output``, a model returning NaN/inf logits, a
+            model whose output does not depend on its input through autograd (a
+            ``.detach()``, rounding or ``torch.no_grad()`` in its ``forward``).
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.

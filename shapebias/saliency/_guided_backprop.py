@@ -65,7 +65,9 @@ def guided_backprop(
 
     Raises:
         TypeError: a model that is not an ``nn.Module``, bad images or target.
-        ValueError: a model without ``nn.ReLU`` modules, bad images or target.
+        ValueError: a model without ``nn.ReLU`` modules, bad images or target, a model
+            whose output does not depend on its input through autograd (a ``.detach()``,
+            rounding or ``torch.no_grad()`` in its ``forward``).
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.

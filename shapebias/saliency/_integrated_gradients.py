@@ -121,7 +121,8 @@ def integrated_gradients(
             ``MAX_GAUSS_LEGENDRE_NODES`` = 1000 with ``"gauss_legendre"``),
             ``batch_size < 1``, a baseline of the wrong shape, dtype, device or range, an
             unknown ``method`` or ``output``, a model whose logits or input gradients are
-            NaN or inf.
+            NaN or inf, a model whose output does not depend on its input through
+            autograd (a ``.detach()``, rounding or ``torch.no_grad()`` in its ``forward``).
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.

@@ -87,7 +87,9 @@ def smoothgrad(
             :class:`~shapebias.models.StackedModels` (explain its ``unstack()`` members).
         ValueError: bad images or target, ``n_samples < 1``, ``noise_level`` negative,
             NaN or infinite, ``batch_size < 1``, unknown ``aggregate`` or ``output``, a
-            model whose logits or input gradients are NaN or inf.
+            model whose logits or input gradients are NaN or inf, a model whose output
+            does not depend on its input through autograd (a ``.detach()``, rounding or
+            ``torch.no_grad()`` in its ``forward``).
 
     Warns:
         TrainModeWarning: the model has BatchNorm/Dropout layers in training mode.

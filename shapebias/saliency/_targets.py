@@ -8,6 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from shapebias import _gradients
 from shapebias._validation import (
     check_choice,
     check_finite_gradient,
@@ -16,9 +17,23 @@ from shapebias._validation import (
     check_logits,
 )
 
-__all__ = ["OUTPUTS", "check_output", "check_target", "input_gradient", "objective", "predict"]
+__all__ = [
+    "CUT_FIX",
+    "OUTPUTS",
+    "check_output",
+    "check_target",
+    "input_gradient",
+    "objective",
+    "predict",
+]
 
 OUTPUTS = ("logit", "loss")
+
+CUT_FIX = (
+    "; to explain a model that quantises or preprocesses its input outside autograd, "
+    "explain the differentiable network it calls"
+)
+"""The saliency methods' advice for a model cut from its input (after the general fix)."""
 
 
 def check_output(output: Any) -> str:
@@ -87,7 +102,9 @@ def input_gradient(
     One forward and one input backward; ``torch.autograd.grad`` touches no parameter
     ``.grad``. With ``target=None`` the predicted class of ``inputs`` is explained. With
     ``check=True`` the model's output, the target's range and the gradient's finiteness
-    are validated.
+    are validated. A model whose output does not depend on its input through autograd
+    (a ``.detach()`` or ``torch.no_grad()`` in its ``forward``) gets a clear
+    ``ValueError`` (:func:`shapebias._gradients.input_gradient`), whatever ``check``.
     """
     with torch.enable_grad():
         x = inputs.detach().requires_grad_(True)
@@ -97,7 +114,9 @@ def input_gradient(
         if target is None:
             target = logits.detach().argmax(1)
         values = objective(logits, target, output)
-        (grad,) = torch.autograd.grad(values.sum(), x)
+        grad = _gradients.input_gradient(
+            values.sum(), x, consequence="a saliency map has no input gradient", fix=CUT_FIX
+        )
     if check:
         check_finite_gradient(grad, "saliency")
     return grad, values.detach()

@@ -33,8 +33,7 @@ from shapebias._validation import (
     check_model,
     check_real,
 )
-from shapebias.attacks import PGD
-from shapebias.attacks._pgd import ascend
+from shapebias.attacks import PGD, projected_ascent
 from shapebias.models import CRAFTING_MODES, crafting
 from shapebias.training._distributed import unwrap
 from shapebias.training._protocols import generators_of, scale_attack
@@ -240,7 +239,7 @@ def trades_adversary(
 
     Follows the reference implementation: the start is not clipped; every step is a
     sign step of ``step_size``, then projection onto the ball and ``[0, 1]``. The steps
-    are those of the attacks' loop (:func:`shapebias.attacks._pgd.ascend`) with the KL
+    are those of the attacks' loop (:func:`shapebias.attacks.projected_ascent`) with the KL
     divergence to the clean prediction as the objective. The model is called as it is
     (``trades_loss`` sets the BatchNorm policy).
 
@@ -262,9 +261,9 @@ def trades_adversary(
         TypeError, ValueError: bad images, budgets or generator; a model that does not
             return finite ``(N, K)`` logits.
     """
-    check_images(images)
-    eps_t = check_eps(eps, images)
-    step_t = check_eps(step_size, images, name="step_size")
+    check_images(images)  # before the clean forward; projected_ascent checks them again
+    check_eps(eps, images)
+    check_eps(step_size, images, name="step_size")
     check_int(steps, "steps", low=0)
     check_generator(generator, images)
     clean = images.detach()
@@ -273,13 +272,13 @@ def trades_adversary(
         check_logits(logits, clean.shape[0])
         target = F.softmax(logits, dim=1)
     noise = torch.randn(clean.shape, generator=generator, dtype=clean.dtype, device=clean.device)
-    return ascend(
+    return projected_ascent(
         model,
         clean + 0.001 * noise,
         clean,
         lambda adversarial_logits, _: _kl_per_sample(adversarial_logits, target),
-        eps=eps_t,
-        step_size=step_t,
+        eps=eps,
+        step_size=step_size,
         steps=steps,
         norm="linf",
     )

@@ -14,6 +14,7 @@ from shapebias.cli import main
 from shapebias.data import dataset_tensors, image_folder
 from shapebias.experiments import Settings, compare
 from shapebias.models import load_pretrained, small_cnn
+from tests._torchrun import ROOT, run_two_ranks
 
 CLASSES = ("circle", "square", "star")
 
@@ -104,3 +105,86 @@ def test_bad_input_is_one_clear_error_before_evaluation(setup, tmp_path, monkeyp
     assert main(_arguments(setup["root"], tmp_path / "out", *extra)) == 2
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "out").exists()
+
+
+# Under torchrun ----------------------------------------------------------------------------
+
+CUE_CONFLICT = {"circle": ["circle1-square1", "circle2-star1", "circle3-circle4"],
+                "square": ["square1-circle2", "square2-star2"],
+                "star": ["star1-square3", "star2-circle3"]}  # fmt: skip
+
+
+def _png(path: Path, generator: torch.Generator) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = (torch.rand(16, 16, 3, generator=generator) * 255).to(torch.uint8)
+    Image.fromarray(pixels.numpy()).save(path)
+
+
+@pytest.fixture(scope="module")
+def nine_models(tmp_path_factory) -> list[str]:
+    """Three sets of three seeds (9 models: blocks of 4 and 5 on two processes), 15 test
+    images, cue-conflict and shape-only images: every part that shards on its own."""
+    root = tmp_path_factory.mktemp("sharded")
+    generator = torch.Generator().manual_seed(1)
+    for name in CLASSES:
+        for i in range(5):
+            _png(root / "data" / name / f"{i}.png", generator)
+        _png(root / "shapes" / name / "0.png", generator)
+        for stem in CUE_CONFLICT[name]:
+            _png(root / "cue" / name / f"{stem}.png", generator)
+    arguments = ["compare"]
+    for index, (option, name) in enumerate(
+        [("--baseline", "standard"), ("--model", "pgd"), ("--model", "trades")] * 3
+    ):
+        torch.manual_seed(10 + index)
+        torch.save({"state_dict": small_cnn(3, width=8).state_dict()}, root / f"{index}.pt")
+        arguments += [option, f"{name}=small_cnn:{root / f'{index}.pt'}"]
+    arguments += [
+        "--data", str(root / "data"), "--cue-conflict", str(root / "cue"),
+        "--shape-only", str(root / "shapes"), "--size", "16", "--mean", "0,0,0",
+        "--std", "1,1,1", "--quick", "--set", "robust_size=7", "--set", "saliency_images=3",
+        "--set", "saliency_samples=2", "--set", "num_bootstrap=30", "--device", "cpu",
+        "--claims", "stylized", "shuffled 4x4", "shape bias", "saliency edge alignment",
+    ]  # fmt: skip
+    return arguments
+
+
+@pytest.mark.slow
+def test_two_processes_write_the_single_process_comparison(nine_models, tmp_path, monkeypatch):
+    """torchrun with 2 gloo processes: 9 models split 4 / 5, results gathered, rank 0
+    writes; every row (values, intervals, p-values, verdicts) equals one process's."""
+    arguments = nine_models
+    from shapebias.cli import _compare
+
+    monkeypatch.setitem(_compare._OWN, "small_cnn", _width8)
+    assert main([*arguments, "--out", str(tmp_path / "one")]) == 0
+    run_two_ranks(
+        ROOT / "tests" / "cli" / "_compare_worker.py",
+        *arguments, "--out", str(tmp_path / "two"),
+        timeout=600,  # a guard against a hang; about 25 s on 2 idle cores
+    )  # fmt: skip
+    one, two = (json.loads((tmp_path / out / "comparison.json").read_text())
+                for out in ("one", "two"))  # fmt: skip
+    for timing in ("seconds", "time_breakdown"):  # wall and CPU time differ run to run
+        assert one.pop(timing).keys() == two.pop(timing).keys()
+    assert two == one
+    for suffix in ("md", "csv"):
+        assert (tmp_path / "two" / f"comparison.{suffix}").read_text() == (
+            tmp_path / "one" / f"comparison.{suffix}"
+        ).read_text()
+    # Every claim was tested on three seeds of two models, and the saliency rows' values
+    # differ from seed to seed and set to set: results put in another order would change
+    # the paired differences, and a missing gather fails the run (no result for a seed).
+    assert one["seeds"] == {"standard": 3, "pgd": 3, "trades": 3}
+    tested = [row for row in one["rows"] if row["verdict"] != "skipped"]
+    assert len(tested) == 8 and all(row["seeds"] == 3 for row in tested)
+    edges = [row for row in tested if row["claim"] == "saliency edge alignment"]
+    assert all(row["low"] < row["high"] for row in edges)
+    assert edges[0]["difference"] != edges[1]["difference"]
+
+
+def test_the_help_says_how_to_shard(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["compare", "--help"])
+    assert done.value.code == 0
+    assert "torchrun --nproc_per_node=N -m shapebias.cli compare" in capsys.readouterr().out

@@ -176,3 +176,11 @@ def test_bad_input_is_refused_before_anything_is_evaluated(trained, change, mess
     with pytest.raises(ValueError, match=message):
         compare(models, test, **kwargs)
     assert all(n == 1 for n in calls)  # at most the one-image class probe ran
+
+
+@pytest.mark.parametrize("flag", ["progress", "distributed"])
+def test_a_string_flag_is_refused_before_anything_is_evaluated(trained, flag):
+    """``bool("False")`` is True: a string would silently mean the opposite."""
+    with pytest.raises(TypeError, match=f"{flag} must be True or False, got str 'False'"):
+        compare(trained, _split("test"), baseline="standard", settings=FAST,
+                **{"progress": False, flag: "False"})  # fmt: skip
