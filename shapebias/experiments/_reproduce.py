@@ -171,7 +171,12 @@ def _train_wave(
                 continue
             starts = None if spec.start is None else models[spec.start]
             if spec.stacked:
-                jobs.append((spec, seeds, starts, None))
+                for stack in trainer.stacks(seeds):
+                    if not set(stack) & set(missing[spec.name]):
+                        continue
+                    positions = [seeds.index(seed) for seed in stack]
+                    stack_starts = None if starts is None else [starts[i] for i in positions]
+                    jobs.append((spec, stack, stack_starts, None))
                 continue
             for index, seed in enumerate(seeds):
                 if seed in missing[spec.name]:

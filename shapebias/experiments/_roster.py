@@ -48,7 +48,7 @@ class ModelSpec:
         return ((self.start,) if self.start else ()) + self.match_accuracy_of
 
 
-_SCRATCH = ("width", "batch_size", "standard_epochs", "lr", "stack_seeds")
+_SCRATCH = ("width", "batch_size", "standard_epochs", "lr", "stack_seeds", "stack_size")
 _FINETUNE = (
     "width",
     "batch_size",
@@ -56,6 +56,7 @@ _FINETUNE = (
     "finetune_lr",
     "train_pgd_steps",
     "stack_seeds",
+    "stack_size",
 )
 
 

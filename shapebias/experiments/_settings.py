@@ -78,6 +78,11 @@ class TrainingSettings:
         + ", ".join(ROSTER_ENTRIES)
         + " (pgd_linf: one per eps_linf; underfit needs an adversarial one)",
     )
+    stack_size: int = _setting(
+        4,
+        "seeds per stack: more seeds train as several stacks (in seed order), which the "
+        "worker processes train side by side",
+    )
     stack_seeds: bool = _setting(
         True,
         "train the seeds of a configuration as one StackedModels (false: one at a time; "
@@ -397,6 +402,7 @@ RULES: dict[str, Rule] = {
     "eps_l2": _positive,
     "eps_fgsm": _BUDGET,
     "roster": _roster,
+    "stack_size": _count(1),
     "stack_seeds": _flag,
     "robust_eps": _budgets,
     "robust_size": _count(1),

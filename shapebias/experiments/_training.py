@@ -134,8 +134,10 @@ class MemberAccuracy(Callback):
 class Trainer:
     """Trains (or loads) the roster's models of every seed into a :class:`RunFolder`.
 
-    The single place that trains. All seeds of a stacked configuration train together
-    as one :class:`~shapebias.models.StackedModels` (:func:`fit_stacked`): each seed
+    The single place that trains. The seeds of a stacked configuration train together,
+    ``stack_size`` at a time, as one :class:`~shapebias.models.StackedModels`
+    (:func:`fit_stacked`) per stack (several stacks run side by side in the worker
+    processes): each seed
     keeps its own initialisation (``torch.manual_seed(seed)``), its own shuffling
     generator, its own start (an AT model fine-tunes its seed's standard model) and gets
     exactly the gradients and Adam updates of a separate run. Only random attack starts
@@ -189,9 +191,8 @@ class Trainer:
                 gets ``underfit``'s from the process that knows the stopping accuracy).
         """
         seeds = self.settings.seed_list() if seeds is None else list(seeds)
-        paths = [self.folder.model_path(spec.name, seed) for seed in seeds]
-        if spec.stacked and not all(path.exists() for path in paths):
-            return self._train_stacked(spec, seeds, starts)
+        if spec.stacked:
+            return self._train_stacks(spec, seeds, starts)
         models = []
         for index, seed in enumerate(seeds):
             start = None if starts is None else starts[index]
@@ -219,16 +220,38 @@ class Trainer:
             generator=torch.Generator().manual_seed(seed),
         )
 
+    def stacks(self, seeds: Sequence[int]) -> list[list[int]]:
+        """``seeds`` in stacks of at most ``stack_size``, in order (the same stacks whatever
+        the number of worker processes, so the numbers do not depend on it)."""
+        size = self.settings.training.stack_size
+        return [list(seeds[i : i + size]) for i in range(0, len(seeds), size)]
+
+    def _train_stacks(
+        self, spec: ModelSpec, seeds: Sequence[int], starts: Sequence[nn.Module] | None
+    ) -> list[nn.Module]:
+        """Each stack of :meth:`stacks` trained, or loaded where every seed's file exists."""
+        models: list[nn.Module] = []
+        for stack in self.stacks(seeds):
+            positions = [seeds.index(seed) for seed in stack]
+            if all(self.folder.model_path(spec.name, seed).exists() for seed in stack):
+                for seed in stack:
+                    models.append(self.load(spec, seed))
+                    self._done(spec.name, seed)
+                continue
+            stack_starts = None if starts is None else [starts[i] for i in positions]
+            models += self._train_stacked(spec, stack, stack_starts)
+        return models
+
     def _train_stacked(
         self, spec: ModelSpec, seeds: Sequence[int], starts: Sequence[nn.Module] | None
     ) -> list[nn.Module]:
-        """Every seed of ``spec`` as one stack; saves each seed's model and meta as alone."""
+        """Seeds ``seeds`` of ``spec`` as one stack; saves each seed's model and meta as alone."""
         recipe = spec.recipe
         labels = [f"{spec.name} seed {seed}" for seed in seeds]
         initial = starts or (None,) * len(seeds)
         models = [self.model(spec, seed, start) for seed, start in zip(seeds, initial, strict=True)]
         loaders = [self._loader(spec, seed) for seed in seeds]
-        checkpoints = self.folder.checkpoint_dir(spec.name, "stacked")
+        checkpoints = self.folder.checkpoint_dir(spec.name, f"stacked{seeds[0]}")
         torch.manual_seed(seeds[0])  # the stack's random attack starts: a function of the seeds
         began, began_cpu = time.perf_counter(), time.process_time()
         trained, history = fit_stacked(

@@ -97,6 +97,28 @@ def test_stacked_training_gives_each_seed_its_separate_training(tmp_path):
     assert not list((tmp_path / "a" / "checkpoints").glob("*"))
 
 
+def test_seeds_beyond_stack_size_train_as_several_stacks_each_as_if_alone(tmp_path):
+    """3 seeds at stack_size 2: stacks [0, 1] and [2], every seed its separate training."""
+    stacked_run = _trainer(tmp_path / "a")
+    stacked_run.settings = stacked_run.settings.replace(stack_size=2)
+    alone_run = _trainer(tmp_path / "b")
+    seeds = stacked_run.settings.seed_list()
+    assert stacked_run.stacks(seeds) == [seeds[:2], seeds[2:]]
+    standard = roster(stacked_run.settings)[0]
+    stacked = stacked_run.train(standard)
+    alone = alone_run.train(dataclasses.replace(standard, stacked=False))
+    _assert_same_weights(stacked, alone)
+    members = [stacked_run.metas["standard", seed]["stacked_seeds"] for seed in seeds]
+    assert members == [seeds[:2], seeds[:2], seeds[2:]]
+    # A run that finds one stack's files loads it and trains only the other stack.
+    paths = [stacked_run.folder.model_path("standard", seed) for seed in seeds]
+    kept = [path.stat().st_mtime_ns for path in paths[:2]]
+    paths[2].unlink()
+    again = stacked_run.train(standard)
+    _assert_same_weights(again, stacked)
+    assert [path.stat().st_mtime_ns for path in paths[:2]] == kept and paths[2].exists()
+
+
 def test_no_shape_bias_verdict_for_a_model_at_chance_on_shape_only():
     settings = Settings.default()
 
