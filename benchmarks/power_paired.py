@@ -3,8 +3,9 @@
 Fixed beforehand: the smallest effect of interest is 3 points (0.03) of relative accuracy
 or shape bias, AT minus standard, two-sided, family-wise alpha 0.05.
 
-From the committed run (docs/_static/reproduce/results.json, 3 seeds x 7 models, 1000
-test images, 13 min on 2 cores) only *variance components* are taken, never the effects:
+From the committed run (docs/_static/reproduce/full-2026-12-01/results.json, 3 seeds x 7
+models, 1000 test images, 13 min on 2 cores) only *variance components* are taken, never
+the effects:
 
 * seed variance: the sample variance over seeds of the per-seed differences, pooled over
   the four AT configurations of a claim (4 x 2 = 8 degrees of freedom). It holds the
@@ -42,7 +43,10 @@ import numpy as np
 
 from shapebias.metrics._crossed import generalized_p, generalized_variances
 
-RESULTS = Path(__file__).resolve().parents[1] / "docs" / "_static" / "reproduce" / "results.json"
+RESULTS = (
+    Path(__file__).resolve().parents[1]
+    / "docs/_static/reproduce/full-2026-12-01/results.json"
+)
 EFFECT = 0.03
 ALPHA = 0.05
 BUDGET_WALL = 15 * 60

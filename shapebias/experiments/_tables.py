@@ -157,7 +157,7 @@ def _family_text(tested: Sequence[ClaimRow], statistics: StatisticsSettings) -> 
     claims = len({row.claim.name for row in tested})
     anywhere = 1 - (1 - alpha) ** claims
     return (
-        f"within each claim: its {len(tested)} tested rows form {claims} families, one per "
+        f"within each claim: the {len(tested)} tested rows form {claims} families, one per "
         f"claim, each at family-wise alpha {alpha:g} (a verdict is a statement about one "
         f"claim; over all {claims} claims the chance of some false verdict can reach "
         f"1 - (1 - {alpha:g})^{claims} = {anywhere:.2f})"
