@@ -11,7 +11,7 @@ from shapebias.attacks._masking import GradientMaskingWarning
 from shapebias.attacks._pgd import PGD, pgd
 from shapebias.attacks._robust_accuracy import RobustAccuracy, attack_name, robust_accuracy
 from shapebias.attacks._square import Square, square, square_size
-from shapebias.attacks._survival import survival_curve
+from shapebias.attacks._survival import SurvivalCurve, survival_curve
 from shapebias.attacks._threat import project_l2, project_linf
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "GradientMaskingWarning",
     "RobustAccuracy",
     "Square",
+    "SurvivalCurve",
     "apgd",
     "apgd_checkpoints",
     "attack_name",

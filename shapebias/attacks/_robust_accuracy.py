@@ -32,6 +32,7 @@ from shapebias.attacks._diagnostics import (
     check_eot,
     differs_between_passes,
     masked_gradients,
+    start_point,
     warn_diagnostics,
 )
 from shapebias.attacks._fab import FAB, fab_fooled
@@ -64,8 +65,8 @@ class RobustAccuracy:
             and those wrong on clean images).
         correct: ``(total,)`` bool on the CPU, in data order: classified correctly on clean images.
         diagnostics: the :class:`~shapebias.attacks.Diagnostics` that say whether
-            ``robust`` can be trusted (masked gradients, black-box breaks, monotonicity,
-            a stochastic model, the verified count).
+            ``robust`` can be trusted (masked gradients at the clean and the start point,
+            black-box breaks, monotonicity, a stochastic model, the verified count).
         manifest: what a second run needs to reproduce the numbers (JSON-ready): versions,
             device, dtype, autocast, every attack field with its generator's seed and state
             hash, the model's parameter hash, the number of samples and a hash of them.
@@ -243,12 +244,14 @@ def robust_accuracy(
 
     Every result carries :class:`~shapebias.attacks.Diagnostics` (see the guide "Can I
     trust this robust accuracy?"): the share of correctly classified samples with a zero
-    or non-finite input gradient, black-box breaks, whether the model is stochastic, and
-    the verified count: the images each attack returned for the samples it attacked are
-    re-classified in fresh float32 forward passes outside any autocast, and only a
-    re-classified misclassification counts (the reported ``robust`` is this verified
-    number; disagreements with the attacks' bookkeeping are counted). Each suspect
-    finding also raises a :class:`GradientMaskingWarning`.
+    or non-finite input gradient at the clean point and at the point where the first
+    gradient attack starts (its own random start, drawn from a copy of its generator:
+    one more forward and backward pass per batch), black-box breaks, whether the model
+    is stochastic, and the verified count: the images each attack returned for the
+    samples it attacked are re-classified in fresh float32 forward passes outside any
+    autocast, and only a re-classified misclassification counts (the reported ``robust``
+    is this verified number; disagreements with the attacks' bookkeeping are counted).
+    Each suspect finding also raises a :class:`GradientMaskingWarning`.
 
     A stochastic model (two eval-mode forward passes of one batch differ: dropout left
     on, a randomised defence) is refused unless ``eot`` is given: one lucky pass would
@@ -330,7 +333,8 @@ def robust_accuracy(
         "eot": eot,
     }
     attack_model = Expectation(model, passes) if passes > 1 else model
-    total = clean_correct = zero_gradient = disagreements = 0
+    first = _first_gradient_attack(attacks)
+    total = clean_correct = zero_gradient = start_zero = start_unknown = disagreements = 0
     stochastic = False
     standing = [0] * len(attacks)
     broken_parts, correct_parts = [], []
@@ -361,7 +365,17 @@ def robust_accuracy(
         correct = logits.argmax(1) == labels
         if passes > 1:
             correct &= ~_misclassified(model, images, labels, correct, passes)
-        zero_gradient += masked_gradients(model, images, labels, correct)
+        clean_zero = masked_gradients(model, images, labels, correct)
+        zero_gradient += clean_zero
+        start = None if first is None else start_point(first, attack_model, images, labels)
+        if start is None:
+            start_unknown = 1
+        else:  # a clean start: the clean check's count; else one more forward/backward
+            start_zero += (
+                clean_zero
+                if start is images
+                else masked_gradients(attack_model, start, labels, correct)
+            )
         alive = correct.clone()
         broken = torch.full_like(labels, -1)
         for index, one in enumerate(attacks):
@@ -378,12 +392,28 @@ def robust_accuracy(
         correct_parts.append(correct.cpu())
         batches.set_postfix(clean=clean_correct / total, robust=standing[-1] / total)
     summed = all_reduce_sum(
-        [total, clean_correct, zero_gradient, disagreements, int(stochastic), *standing],
+        [
+            total,
+            clean_correct,
+            zero_gradient,
+            start_zero,
+            start_unknown,
+            disagreements,
+            int(stochastic),
+            *standing,
+        ],
         active=distributed,
     )
-    total, clean_correct, zero_gradient, disagreements, stochastic_count, *standing = (
-        int(c) for c in summed
-    )
+    (
+        total,
+        clean_correct,
+        zero_gradient,
+        start_zero,
+        start_unknown,
+        disagreements,
+        stochastic_count,
+        *standing,
+    ) = (int(c) for c in summed)
     if total == 0:
         raise ValueError("data must hold at least one sample, got an empty dataset.")
     broken_by = gather_tensor(torch.cat(broken_parts), active=distributed)
@@ -393,6 +423,11 @@ def robust_accuracy(
     diagnostics = Diagnostics(
         zero_gradient=zero_gradient / clean_correct if clean_correct else 0.0,
         zero_gradient_count=zero_gradient,
+        start_zero_gradient=(
+            None if start_unknown else start_zero / clean_correct if clean_correct else 0.0
+        ),
+        start_zero_gradient_count=None if start_unknown else start_zero,
+        start_attack=None if start_unknown else attack_name(first),
         black_box_breaks=_black_box_breaks(gradient_free, broken_by),
         stochastic=bool(stochastic_count),
         eot=passes,
@@ -413,6 +448,11 @@ def robust_accuracy(
         diagnostics=diagnostics,
         manifest=manifest,
     )
+
+
+def _first_gradient_attack(attacks: tuple[Any, ...]) -> Any:
+    """The first attack that is not gradient-free (it attacks every correct sample), or None."""
+    return next((one for one in attacks if not is_gradient_free(one)), None)
 
 
 def _black_box_breaks(gradient_free: list[bool], broken_by: torch.Tensor) -> int:
