@@ -34,6 +34,7 @@ __all__ = [
     "Expectation",
     "check_eot",
     "differs_between_passes",
+    "has_known_start",
     "masked_gradients",
     "start_point",
     "warn_diagnostics",
@@ -228,6 +229,11 @@ def start_point(
     if isinstance(attack, (FGSM, FAB)):
         return images
     return None
+
+
+def has_known_start(attack: Any) -> bool:
+    """Whether :func:`start_point` knows where ``attack`` starts (the library gradient attacks)."""
+    return isinstance(attack, (PGD, APGD, FGSM, FAB))
 
 
 def masked_gradients(

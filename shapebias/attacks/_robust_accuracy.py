@@ -31,6 +31,7 @@ from shapebias.attacks._diagnostics import (
     Expectation,
     check_eot,
     differs_between_passes,
+    has_known_start,
     masked_gradients,
     start_point,
     warn_diagnostics,
@@ -334,7 +335,8 @@ def robust_accuracy(
     }
     attack_model = Expectation(model, passes) if passes > 1 else model
     first = _first_gradient_attack(attacks)
-    total = clean_correct = zero_gradient = start_zero = start_unknown = disagreements = 0
+    start_known = has_known_start(first)
+    total = clean_correct = zero_gradient = start_zero = disagreements = 0
     stochastic = False
     standing = [0] * len(attacks)
     broken_parts, correct_parts = [], []
@@ -367,10 +369,8 @@ def robust_accuracy(
             correct &= ~_misclassified(model, images, labels, correct, passes)
         clean_zero = masked_gradients(model, images, labels, correct)
         zero_gradient += clean_zero
-        start = None if first is None else start_point(first, attack_model, images, labels)
-        if start is None:
-            start_unknown = 1
-        else:  # a clean start: the clean check's count; else one more forward/backward
+        start = start_point(first, attack_model, images, labels) if start_known else None
+        if start is not None:  # a clean start: the clean check's count; else one more pass
             start_zero += (
                 clean_zero
                 if start is images
@@ -391,29 +391,11 @@ def robust_accuracy(
         broken_parts.append(broken.cpu())
         correct_parts.append(correct.cpu())
         batches.set_postfix(clean=clean_correct / total, robust=standing[-1] / total)
-    summed = all_reduce_sum(
-        [
-            total,
-            clean_correct,
-            zero_gradient,
-            start_zero,
-            start_unknown,
-            disagreements,
-            int(stochastic),
-            *standing,
-        ],
-        active=distributed,
-    )
-    (
-        total,
-        clean_correct,
-        zero_gradient,
-        start_zero,
-        start_unknown,
-        disagreements,
-        stochastic_count,
-        *standing,
-    ) = (int(c) for c in summed)
+    counts: list[float] = [total, clean_correct, zero_gradient, start_zero, disagreements]
+    counts += [int(stochastic), *standing]
+    summed = [int(c) for c in all_reduce_sum(counts, active=distributed)]
+    total, clean_correct, zero_gradient, start_zero, disagreements, stochastic_count = summed[:6]
+    standing = summed[6:]
     if total == 0:
         raise ValueError("data must hold at least one sample, got an empty dataset.")
     broken_by = gather_tensor(torch.cat(broken_parts), active=distributed)
@@ -424,10 +406,10 @@ def robust_accuracy(
         zero_gradient=zero_gradient / clean_correct if clean_correct else 0.0,
         zero_gradient_count=zero_gradient,
         start_zero_gradient=(
-            None if start_unknown else start_zero / clean_correct if clean_correct else 0.0
+            None if not start_known else start_zero / clean_correct if clean_correct else 0.0
         ),
-        start_zero_gradient_count=None if start_unknown else start_zero,
-        start_attack=None if start_unknown else attack_name(first),
+        start_zero_gradient_count=start_zero if start_known else None,
+        start_attack=attack_name(first) if start_known else None,
         black_box_breaks=_black_box_breaks(gradient_free, broken_by),
         stochastic=bool(stochastic_count),
         eot=passes,
