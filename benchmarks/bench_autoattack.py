@@ -28,9 +28,11 @@ backward) of the bare model, and against torchattacks.FAB with the same settings
 also needs one forward per step to check the new point, so its floor is about 1.3x.
 Part 6 (``--part diagnostics``) times what ``RobustAccuracy.diagnostics`` and
 ``.manifest`` add to an ``auto_attack`` run (the stochastic check, the masked-gradient
-pass, the verified count's re-classification, the data and parameter hashes, the
-environment record), by wrapping those calls with timers inside one run, for
-``version="fast"`` and ``"standard"``; without a cached trained model it uses the same
+passes at the clean and the start point, the start point itself, the verified count's
+re-classification, the data and parameter hashes, the environment record), by wrapping
+those calls with timers inside one run, for ``version="fast"`` and ``"standard"``, and
+the same runs with the start-point check switched off (interleaved), so the difference
+of the two shares is that check's cost; without a cached trained model it uses the same
 architecture untrained (``--untrained``), where attacks end sooner, so the share is an
 upper bound.
 """
@@ -302,12 +304,13 @@ def part_ensemble(model, images, labels, args):
 
 
 def part_diagnostics(model, images, labels, args):
-    """Share of an auto_attack run spent on the diagnostics and manifest (issue 25)."""
+    """Share of an auto_attack run spent on the diagnostics and manifest (issue 25), and
+    of it the start-point check (the same runs with it switched off, timed the same way)."""
     import shapebias.attacks._robust_accuracy as ra
 
     spent = [0.0]
-    names = ("differs_between_passes", "masked_gradients", "_misclassified", "parameter_hash",
-             "environment_record")  # fmt: skip
+    names = ("differs_between_passes", "masked_gradients", "start_point", "_misclassified",
+             "parameter_hash", "environment_record")  # fmt: skip
     originals = {name: getattr(ra, name) for name in names}
     original_update = ra.ImageHasher.update
 
@@ -321,6 +324,18 @@ def part_diagnostics(model, images, labels, args):
 
         return wrapper
 
+    def run(version, repeat, check_start):
+        # without the check robust_accuracy learns no start point: no extra gradient pass
+        ra.start_point = timed(originals["start_point"] if check_start else lambda *a: None)
+        spent[0] = 0.0
+        start = time.perf_counter()
+        result = auto_attack(
+            model, (images, labels), eps=EPS, version=version, steps=args.apgd_steps,
+            num_targets=3, queries=args.square_queries, batch_size=args.batch,
+            generator=torch.Generator().manual_seed(repeat), progress=False,
+        )  # fmt: skip
+        return spent[0], time.perf_counter() - start, result
+
     for name, function in originals.items():
         setattr(ra, name, timed(function))
     ra.ImageHasher.update = timed(original_update)
@@ -330,21 +345,19 @@ def part_diagnostics(model, images, labels, args):
     )
     try:
         for version in ("fast", "standard"):
-            shares = []
+            rows = {True: [], False: []}
             for repeat in range(args.repeats):
-                spent[0] = 0.0
-                start = time.perf_counter()
-                result = auto_attack(
-                    model, (images, labels), eps=EPS, version=version, steps=args.apgd_steps,
-                    num_targets=3, queries=args.square_queries, batch_size=args.batch,
-                    generator=torch.Generator().manual_seed(repeat), progress=False,
-                )  # fmt: skip
-                total = time.perf_counter() - start
-                shares.append((spent[0] / total, spent[0], total))
-            share, part, total = sorted(shares)[len(shares) // 2]
+                for check_start in (True, False):  # interleaved: the same load for both
+                    rows[check_start].append(run(version, repeat, check_start))
+            with_start = sorted(rows[True], key=lambda row: row[0] / row[1])
+            part, total, result = with_start[len(with_start) // 2]
+            share = statistics.median(row[0] / row[1] for row in rows[True])
+            without = statistics.median(row[0] / row[1] for row in rows[False])
             print(f"  version={version:9s} run {total:7.2f} s, diagnostics {part:6.3f} s = "
-                  f"{100 * share:5.2f} % (median of {args.repeats}); robust {result.robust:.3f}, "
-                  f"suspect {result.diagnostics.suspect}")  # fmt: skip
+                  f"{100 * share:5.2f} % (median of {args.repeats}), of which the start-point "
+                  f"check {100 * (share - without):5.2f} % (median share without it "
+                  f"{100 * without:5.2f} %); robust {result.robust:.3f}, suspect "
+                  f"{result.diagnostics.suspect}")  # fmt: skip
     finally:
         for name, function in originals.items():
             setattr(ra, name, function)

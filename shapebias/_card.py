@@ -292,10 +292,15 @@ def _diagnostics_line(d: Mapping[str, Any]) -> str:
     verdict = (
         "SUSPECT (see the guide: Can I trust this robust accuracy?)" if d["suspect"] else "clean"
     )
+    start = d.get("start_zero_gradient")  # absent from cards written before it existed
+    at_start = (
+        "" if start is None else f", {100 * start:.1f} % at the {d['start_attack']} start point"
+    )
     return (
         f"- diagnostics: {verdict}; zero/non-finite input gradients "
-        f"{100 * d['zero_gradient']:.1f} % of correct images, black-box breaks "
-        f"{d['black_box_breaks']}, stochastic {'yes' if d['stochastic'] else 'no'}, "
+        f"{100 * d['zero_gradient']:.1f} % of correct images at the clean point{at_start}, "
+        f"black-box breaks {d['black_box_breaks']}, "
+        f"stochastic {'yes' if d['stochastic'] else 'no'}, "
         f"verified robust count {d['verified']} ({d['disagreements']} disagreements)"
     )
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from shapebias.attacks._pgd import PGD, pgd, projected_ascent
     from shapebias.attacks._robust_accuracy import RobustAccuracy, attack_name, robust_accuracy
     from shapebias.attacks._square import Square, square, square_size
-    from shapebias.attacks._survival import survival_curve
+    from shapebias.attacks._survival import SurvivalCurve, survival_curve
     from shapebias.attacks._threat import project_l2, project_linf
 else:  # the same names, each imported on first use (shapebias/_lazy.py)
     from shapebias._lazy import attach
@@ -30,6 +30,7 @@ __all__ = [
     "GradientMaskingWarning",
     "RobustAccuracy",
     "Square",
+    "SurvivalCurve",
     "apgd",
     "apgd_checkpoints",
     "attack_name",

@@ -257,8 +257,8 @@ def _run(
             s["best_x"][better] = s["x"][better]
             if grad is not None:
                 s["best_grad"][better] = grad[better]
-        if k in checkpoints:
-            _checkpoint(s, k - last_check, settings.rho)
+        if k in checkpoints:  # the samples just fooled leave with this iterate, untouched
+            _checkpoint(s, k - last_check, settings.rho, success)
             last_check = k
     check_finite_gradient(seen, "apgd")
     where = s["where"]
@@ -267,14 +267,19 @@ def _run(
     return _Outcome(adversarial, fooled, objective_out)
 
 
-def _checkpoint(s: dict[str, Any], period: int, rho: float) -> None:
+def _checkpoint(s: dict[str, Any], period: int, rho: float, fooled: torch.Tensor) -> None:
     """Halve the step where progress stalled since the last checkpoint; restart from x_max.
 
     Condition 1: the objective rose on fewer than ``rho * period`` of the steps.
     Condition 2: the step was not halved at the last checkpoint and the best objective
     has not improved since.
+
+    Samples ``fooled`` by the current iterate are left alone: they leave the batch with
+    it. (Moving one back to ``x_max``, a point of higher objective that the model still
+    classifies correctly, would return that point for a sample counted as broken.)
     """
     halve = (s["increases"] < rho * period) | (~s["reduced"] & (s["best_f"] <= s["best_checked"]))
+    halve &= ~fooled
     wide = halve[:, None, None, None]
     s["step"] = torch.where(wide, s["step"] / 2, s["step"])
     s["x"] = torch.where(wide, s["best_x"], s["x"])

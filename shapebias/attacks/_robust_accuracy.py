@@ -31,7 +31,9 @@ from shapebias.attacks._diagnostics import (
     Expectation,
     check_eot,
     differs_between_passes,
+    has_known_start,
     masked_gradients,
+    start_point,
     warn_diagnostics,
 )
 from shapebias.attacks._fab import FAB, fab_fooled
@@ -64,8 +66,8 @@ class RobustAccuracy:
             and those wrong on clean images).
         correct: ``(total,)`` bool on the CPU, in data order: classified correctly on clean images.
         diagnostics: the :class:`~shapebias.attacks.Diagnostics` that say whether
-            ``robust`` can be trusted (masked gradients, black-box breaks, monotonicity,
-            a stochastic model, the verified count).
+            ``robust`` can be trusted (masked gradients at the clean and the start point,
+            black-box breaks, monotonicity, a stochastic model, the verified count).
         manifest: what a second run needs to reproduce the numbers (JSON-ready): versions,
             device, dtype, autocast, every attack field with its generator's seed and state
             hash, the model's parameter hash, the number of samples and a hash of them.
@@ -243,12 +245,14 @@ def robust_accuracy(
 
     Every result carries :class:`~shapebias.attacks.Diagnostics` (see the guide "Can I
     trust this robust accuracy?"): the share of correctly classified samples with a zero
-    or non-finite input gradient, black-box breaks, whether the model is stochastic, and
-    the verified count: the images each attack returned for the samples it attacked are
-    re-classified in fresh float32 forward passes outside any autocast, and only a
-    re-classified misclassification counts (the reported ``robust`` is this verified
-    number; disagreements with the attacks' bookkeeping are counted). Each suspect
-    finding also raises a :class:`GradientMaskingWarning`.
+    or non-finite input gradient at the clean point and at the point where the first
+    gradient attack starts (its own random start, drawn from a copy of its generator:
+    one more forward and backward pass per batch), black-box breaks, whether the model
+    is stochastic, and the verified count: the images each attack returned for the
+    samples it attacked are re-classified in fresh float32 forward passes outside any
+    autocast, and only a re-classified misclassification counts (the reported ``robust``
+    is this verified number; disagreements with the attacks' bookkeeping are counted).
+    Each suspect finding also raises a :class:`GradientMaskingWarning`.
 
     A stochastic model (two eval-mode forward passes of one batch differ: dropout left
     on, a randomised defence) is refused unless ``eot`` is given: one lucky pass would
@@ -330,7 +334,9 @@ def robust_accuracy(
         "eot": eot,
     }
     attack_model = Expectation(model, passes) if passes > 1 else model
-    total = clean_correct = zero_gradient = disagreements = 0
+    first = _first_gradient_attack(attacks)
+    start_known = has_known_start(first)
+    total = clean_correct = zero_gradient = start_zero = disagreements = 0
     stochastic = False
     standing = [0] * len(attacks)
     broken_parts, correct_parts = [], []
@@ -361,7 +367,15 @@ def robust_accuracy(
         correct = logits.argmax(1) == labels
         if passes > 1:
             correct &= ~_misclassified(model, images, labels, correct, passes)
-        zero_gradient += masked_gradients(model, images, labels, correct)
+        clean_zero = masked_gradients(model, images, labels, correct)
+        zero_gradient += clean_zero
+        start = start_point(first, attack_model, images, labels) if start_known else None
+        if start is not None:  # a clean start: the clean check's count; else one more pass
+            start_zero += (
+                clean_zero
+                if start is images
+                else masked_gradients(attack_model, start, labels, correct)
+            )
         alive = correct.clone()
         broken = torch.full_like(labels, -1)
         for index, one in enumerate(attacks):
@@ -377,13 +391,11 @@ def robust_accuracy(
         broken_parts.append(broken.cpu())
         correct_parts.append(correct.cpu())
         batches.set_postfix(clean=clean_correct / total, robust=standing[-1] / total)
-    summed = all_reduce_sum(
-        [total, clean_correct, zero_gradient, disagreements, int(stochastic), *standing],
-        active=distributed,
-    )
-    total, clean_correct, zero_gradient, disagreements, stochastic_count, *standing = (
-        int(c) for c in summed
-    )
+    counts: list[float] = [total, clean_correct, zero_gradient, start_zero, disagreements]
+    counts += [int(stochastic), *standing]
+    summed = [int(c) for c in all_reduce_sum(counts, active=distributed)]
+    total, clean_correct, zero_gradient, start_zero, disagreements, stochastic_count = summed[:6]
+    standing = summed[6:]
     if total == 0:
         raise ValueError("data must hold at least one sample, got an empty dataset.")
     broken_by = gather_tensor(torch.cat(broken_parts), active=distributed)
@@ -393,6 +405,11 @@ def robust_accuracy(
     diagnostics = Diagnostics(
         zero_gradient=zero_gradient / clean_correct if clean_correct else 0.0,
         zero_gradient_count=zero_gradient,
+        start_zero_gradient=(
+            None if not start_known else start_zero / clean_correct if clean_correct else 0.0
+        ),
+        start_zero_gradient_count=start_zero if start_known else None,
+        start_attack=attack_name(first) if start_known else None,
         black_box_breaks=_black_box_breaks(gradient_free, broken_by),
         stochastic=bool(stochastic_count),
         eot=passes,
@@ -413,6 +430,11 @@ def robust_accuracy(
         diagnostics=diagnostics,
         manifest=manifest,
     )
+
+
+def _first_gradient_attack(attacks: tuple[Any, ...]) -> Any:
+    """The first attack that is not gradient-free (it attacks every correct sample), or None."""
+    return next((one for one in attacks if not is_gradient_free(one)), None)
 
 
 def _black_box_breaks(gradient_free: list[bool], broken_by: torch.Tensor) -> int:

@@ -8,9 +8,34 @@ from typing import Any, cast
 import torch
 
 from shapebias._validation import check_callable, check_images, check_labels, check_sequence
+from shapebias.attacks._diagnostics import Diagnostics
 from shapebias.attacks._robust_accuracy import robust_accuracy
 
-__all__ = ["survival_curve"]
+__all__ = ["SurvivalCurve", "survival_curve"]
+
+
+class SurvivalCurve(dict[float, torch.Tensor]):
+    """What :func:`survival_curve` returns: ``{eps: (N,) bool}``, and its diagnostics.
+
+    A plain dict of the per-image survival (so code that reads the curve as a dict keeps
+    working) that also carries, per budget, the :class:`~shapebias.attacks.Diagnostics`
+    of the evaluation run there (on the images that survived the smaller budgets).
+
+    Attributes:
+        diagnostics: ``{eps: Diagnostics}`` for every budget at which some image was
+            attacked; a budget with no survivor left to attack has none.
+
+    Example:
+        >>> import torch
+        >>> from shapebias.attacks import SurvivalCurve
+        >>> curve = SurvivalCurve({0.0: torch.tensor([True])})
+        >>> curve[0.0].tolist(), curve.diagnostics
+        ([True], {})
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.diagnostics: dict[float, Diagnostics] = {}
 
 
 @torch.no_grad()
@@ -22,7 +47,7 @@ def survival_curve(
     attack: Callable[[float], Any],
     *,
     batch_size: int = 256,
-) -> dict[float, torch.Tensor]:
+) -> SurvivalCurve:
     """Per budget (ascending), per image: right on the clean image and under every attack
     up to that budget.
 
@@ -44,8 +69,10 @@ def survival_curve(
         batch_size: images per forward and per attack batch.
 
     Returns:
-        ``{eps: (N,) bool}`` on ``labels``' device, ascending in ``eps``: survived every
-        attack up to ``eps``.
+        A :class:`SurvivalCurve`, ``{eps: (N,) bool}`` on the CPU, ascending in ``eps``:
+        survived every attack up to ``eps``; its ``diagnostics`` hold each budget's
+        :class:`~shapebias.attacks.Diagnostics` (masked gradients at the clean and the
+        start point, the verified count, ...) over the images attacked there.
 
     Raises:
         ValueError: no budget; bad images or labels.
@@ -73,7 +100,7 @@ def survival_curve(
     )
     predictions = torch.cat([model(chunk).argmax(1) for chunk in images.split(batch_size)])
     alive = predictions == labels
-    curve = {}
+    curve = SurvivalCurve()
     for eps in sorted(float(e) for e in budgets):
         index = alive.nonzero().flatten()
         if len(index):
@@ -88,5 +115,6 @@ def survival_curve(
                 cast(torch.Tensor, result.broken_by) < 0
             )
             alive[index] = survived.to(labels.device)
+            curve.diagnostics[eps] = result.diagnostics
         curve[eps] = alive.cpu().clone()
     return curve

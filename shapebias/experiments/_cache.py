@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from shapebias.experiments._evaluation import RESULT_FORMAT
 from shapebias.experiments._roster import ModelSpec
 from shapebias.experiments._settings import Settings
 
@@ -63,7 +64,9 @@ class RunFolder:
         root: the folder.
         model_keys: per roster name, the key of the settings that shape that model.
         evaluation_key: the key of the settings every evaluation depends on (besides
-            its model's file).
+            its model's file) and of the evaluation files' format (``RESULT_FORMAT``):
+            evaluations cached in an older format are evaluated again, never read with
+            fields missing.
     """
 
     root: Path
@@ -99,7 +102,15 @@ class RunFolder:
                     "depends_on": {name: keys[name] for name in spec.depends_on},
                 }
             )
-        evaluation = settings_key({**data, "evaluation": dataclasses.asdict(settings.evaluation)})
+        evaluation = settings_key(
+            {
+                **data,
+                "evaluation": dataclasses.asdict(settings.evaluation),
+                # what an evaluation file holds: a file of an older format is not read
+                # as one of this format (it lacks fields), but evaluated again
+                "format": RESULT_FORMAT,
+            }
+        )
         return cls(Path(root), keys, evaluation)
 
     def model_path(self, name: str, seed: int) -> Path:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from shapebias.attacks import PGD, auto_attack_suite, survival_curve
+from shapebias.attacks import PGD, Diagnostics, auto_attack_suite, survival_curve
 from shapebias.data import sample_images
 from shapebias.distortions import LowPass, PatchShuffle, Saturate, Stylize
 from shapebias.experiments._settings import EvaluationSettings, Settings
@@ -21,12 +21,23 @@ from shapebias.frequency import BandEpsIndex, FourierHeatMap, band_eps_index, fo
 from shapebias.metrics import concentration, distortion_accuracy, edge_alignment, shape_bias
 from shapebias.saliency import smoothgrad
 
-__all__ = ["PARTS", "ModelResult", "evaluate_model", "paper_distortions", "smoothgrad_maps"]
+__all__ = [
+    "PARTS",
+    "RESULT_FORMAT",
+    "ModelResult",
+    "evaluate_model",
+    "paper_distortions",
+    "smoothgrad_maps",
+]
 
 # What evaluate_model can measure; compare() asks only for what its claims need.
 PARTS = ("distortions", "cue conflict", "robustness", "saliency", "frequency", "shape/texture only")
 
 Split = tuple[torch.Tensor, ...]
+
+# The version of what a ModelResult holds; part of an evaluation's cache key, so a cached
+# evaluation written before a field existed (2: robust_diagnostics) is evaluated again.
+RESULT_FORMAT = 2
 
 
 @dataclasses.dataclass
@@ -43,6 +54,10 @@ class ModelResult:
         shape, texture: per cue-conflict image whose classes differ, ``(M,)`` bool: the
             decision was the shape (texture) class.
         robust: per budget, ``(R,)`` bool: right under every attack up to that budget.
+        robust_diagnostics: per budget, the :class:`~shapebias.attacks.Diagnostics` of the
+            attack run there (on the images that survived the smaller budgets; a budget
+            with no survivor has none); None where robust accuracy was not measured or
+            the result was written before diagnostics were recorded.
         edge_alignment, concentration: ``(S,)`` per-image saliency metrics.
         low_first: ``(F,)`` float: fooled more cheaply through the low band (1), tie
             (0.5), the high band (0), NaN where not evaluated.
@@ -58,6 +73,7 @@ class ModelResult:
     shape: torch.Tensor | None = None
     texture: torch.Tensor | None = None
     robust: dict[float, torch.Tensor] = dataclasses.field(default_factory=dict)
+    robust_diagnostics: dict[float, Diagnostics] | None = None
     edge_alignment: torch.Tensor | None = None
     concentration: torch.Tensor | None = None
     low_first: torch.Tensor | None = None
@@ -82,6 +98,11 @@ class ModelResult:
             value = state[name]
             if value is not None:
                 state[name] = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if self.robust_diagnostics is not None:
+            state["robust_diagnostics"] = {
+                eps: dataclasses.asdict(d) for eps, d in self.robust_diagnostics.items()
+            }
+        state["format"] = RESULT_FORMAT
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
         torch.save(state, partial)
@@ -91,10 +112,15 @@ class ModelResult:
     def load(cls, path: Path) -> ModelResult:
         """A result written by :meth:`save` (tensors and plain data only: no pickled code)."""
         state = torch.load(path, weights_only=True)
+        state.pop("format", None)  # 1 (absent): no robust_diagnostics, read as None
         if state.get("heat_map") is not None:
             state["heat_map"] = FourierHeatMap(**state["heat_map"])
         if state.get("band_index") is not None:
             state["band_index"] = BandEpsIndex(**state["band_index"])
+        if state.get("robust_diagnostics") is not None:
+            state["robust_diagnostics"] = {
+                eps: Diagnostics(**d) for eps, d in state["robust_diagnostics"].items()
+            }
         return cls(**state)
 
 
@@ -281,9 +307,11 @@ def evaluate_model(
                 num_classes = int(model(robust_images[:1]).shape[1])
         attack = _attack(evaluation, num_classes, seed, robust_images.device)
         with _cpu_clock(clock, "robustness"):
-            result.robust = survival_curve(
+            curve = survival_curve(
                 model, robust_images, robust_labels, evaluation.robust_eps, attack
             )
+        result.robust = dict(curve)
+        result.robust_diagnostics = dict(curve.diagnostics)
     if "saliency" in parts:
         saliency_images, saliency_labels = (t[: evaluation.saliency_images] for t in test[:2])
         with _cpu_clock(clock, "saliency"):

@@ -93,7 +93,7 @@ def write_results(
         "## Controls: accuracy and shape bias\n\n"
         + controls_table(numbers, settings, 1.0 / num_classes),
         "## Frequency: band eps index\n\n" + frequency_table(results, settings),
-        "## Robust accuracy\n\n" + robustness_table(robust, settings),
+        "## Robust accuracy\n\n" + robustness_table(robust, settings, results),
         "## Where the time went\n\n" + timing_table(context["timing"]),
     ]
     report = "\n\n".join(parts)

@@ -174,6 +174,12 @@ def per_seed_numbers(result: ModelResult, num_classes: int) -> dict[str, Any]:
             f"{round(eps * 255)}/255": float(correct.double().mean())
             for eps, correct in result.robust.items()
         },
+        # None: robust accuracy not measured, or evaluated before diagnostics were recorded
+        "robust_diagnostics": None
+        if result.robust_diagnostics is None
+        else {
+            f"{round(eps * 255)}/255": d.to_dict() for eps, d in result.robust_diagnostics.items()
+        },
         "saliency": {
             key: float(np.nanmean(getattr(result, key).double().numpy()))
             for key in ("edge_alignment", "concentration")
@@ -280,29 +286,76 @@ def _attack_description(settings: Settings) -> str:
     )
 
 
-def robustness_table(robust: Robustness, settings: Settings) -> str:
-    """Robust accuracy per model and budget, and the gain over the standard model."""
+def _diagnostics_cell(
+    name: str, per_seed: Sequence[ModelResult], seeds: Sequence[int]
+) -> tuple[str, list[str]]:
+    """A model's diagnostics column (over every seed and budget) and its notes."""
+    pairs = list(zip(seeds, per_seed, strict=True))
+    missing = [seed for seed, result in pairs if result.robust_diagnostics is None]
+    notes, flagged = [], []
+    for seed, result in pairs:
+        for eps, d in sorted((result.robust_diagnostics or {}).items()):
+            if d.suspect:
+                notes.append(
+                    f"{name}, seed {seed}, eps {round(eps * 255)}/255: {'; '.join(d.findings())}"
+                )
+                flagged.append(seed)
+    parts = []
+    if flagged:
+        found = sorted(set(flagged))
+        parts.append(f"SUSPECT in seed(s) {', '.join(map(str, found))} of {len(seeds)} (note)")
+    if missing:
+        parts.append(f"not recorded for seed(s) {', '.join(map(str, missing))}")
+    return ("; ".join(parts) or f"clean ({len(seeds)}/{len(seeds)} seeds)"), notes
+
+
+def robustness_table(
+    robust: Robustness,
+    settings: Settings,
+    results: Mapping[str, Sequence[ModelResult]] | None = None,
+) -> str:
+    """Robust accuracy per model and budget, the gain over the standard model and, given
+    the per-seed ``results``, each model's attack diagnostics over every seed and budget."""
     budgets = settings.evaluation.robust_eps
     epsilons = [f"{round(eps * 255)}/255" for eps in budgets]
     header = ["model", *[f"eps {e}" for e in epsilons], *[f"gain {e}" for e in epsilons]]
-    body = []
+    if results is not None:
+        header.append("diagnostics")
+    body, notes = [], []
     for name, per_eps in robust.items():
-        body.append(
-            [
-                name,
-                *[_interval(per_eps[eps]["accuracy"]) for eps in budgets],
-                *[
-                    "-" if name == "standard" else _interval(per_eps[eps]["gain"], signed=True)
-                    for eps in budgets
-                ],
-            ]
-        )
-    return markdown_table(header, body) + (
+        row = [
+            name,
+            *[_interval(per_eps[eps]["accuracy"]) for eps in budgets],
+            *[
+                "-" if name == "standard" else _interval(per_eps[eps]["gain"], signed=True)
+                for eps in budgets
+            ],
+        ]
+        if results is not None:
+            cell, found = _diagnostics_cell(name, results[name], settings.seed_list())
+            row.append(cell)
+            notes += found
+        body.append(row)
+    text = markdown_table(header, body) + (
         f"\n\nRobust accuracy (percent) on the first {settings.evaluation.robust_size} test "
         f"images under {_attack_description(settings)}, mean over seeds "
         f"with the crossed interval; gain: seed-paired difference to the standard model "
         f"(points)."
     )
+    if results is None:
+        return text
+    text += (
+        " Diagnostics (shapebias.attacks.Diagnostics, per seed and budget, over the images "
+        "attacked there): a zero or non-finite input gradient of a correctly classified "
+        "image at the clean point or at the first attack's random start, black-box "
+        "breaks, disagreements between the attacks' bookkeeping and the verified "
+        "re-classification; *clean*: none fired for any seed or budget, so no sign that "
+        "the attack failed (an attack can still be too weak: it is an upper bound). See "
+        "the attacks guide, 'Can I trust this robust accuracy?'."
+    )
+    if notes:
+        text += "\n\nSuspect evaluations:\n\n" + "\n".join(f"- {note}" for note in notes)
+    return text
 
 
 def _signed(value: float) -> str:
