@@ -229,5 +229,7 @@ def test_progress_bar_per_restart_changes_nothing(capsys) -> None:
     )
     assert torch.equal(quiet, shown)
     err = capsys.readouterr().err
-    # One bar per restart over its 3 steps and the evaluation of the end point.
-    assert err.count("pgd steps:") == 2 and err.count("0/4 [") == 2
+    # One bar per restart over its 3 steps and the evaluation of the end point: each bar
+    # renders "0/4 [" once when it opens; how many refreshes follow depends on tqdm's
+    # clock (a loaded machine shows intermediate ones), so they are not counted.
+    assert err.count("0/4 [") == 2 and err.count("pgd steps:") >= 2
