@@ -30,7 +30,7 @@ from shapebias.experiments._report import write_results
 from shapebias.experiments._roster import BASELINE, ModelSpec, roster
 from shapebias.experiments._settings import Settings
 from shapebias.experiments._tables import Robustness, robustness_summary, time_breakdown
-from shapebias.experiments._training import Trainer
+from shapebias.experiments._training import Trainer, starts_of
 from shapebias.training import load_model
 
 __all__ = ["Reproduction", "reproduce"]
@@ -172,16 +172,12 @@ def _train_wave(
             starts = None if spec.start is None else models[spec.start]
             if spec.stacked:
                 for stack in trainer.stacks(seeds):
-                    if not set(stack) & set(missing[spec.name]):
-                        continue
-                    positions = [seeds.index(seed) for seed in stack]
-                    stack_starts = None if starts is None else [starts[i] for i in positions]
-                    jobs.append((spec, stack, stack_starts, None))
+                    if set(stack) & set(missing[spec.name]):
+                        jobs.append((spec, stack, starts_of(stack, seeds, starts), None))
                 continue
-            for index, seed in enumerate(seeds):
-                if seed in missing[spec.name]:
-                    start = None if starts is None else [starts[index]]
-                    jobs.append((spec, [seed], start, [trainer.recipe(spec, seed)]))
+            for seed in missing[spec.name]:
+                start = starts_of([seed], seeds, starts)
+                jobs.append((spec, [seed], start, [trainer.recipe(spec, seed)]))
         for (spec, job_seeds, _, _), _ in executor.map(_train_job, jobs):
             log.info("trained %s seeds %s", spec.name, job_seeds)
     for spec in specs:

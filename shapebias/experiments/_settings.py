@@ -465,6 +465,7 @@ def parse_setting(name: str, text: str, default: Any) -> Any:
         value = json.loads(BUDGET_PATTERN.sub(lambda m: repr(float(m[1]) / float(m[2])), text))
     except json.JSONDecodeError:
         value = text
+    kind = f"a {type(default).__name__}"
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, int):
@@ -473,22 +474,17 @@ def parse_setting(name: str, text: str, default: Any) -> Any:
         ok = _is_number(value)
         value = float(value) if ok else value
     elif isinstance(default, tuple) and all(isinstance(v, str) for v in default):
+        kind = "a list of names (a,b or a JSON list)"
         names = value.split(",") if isinstance(value, str) else value
         ok = isinstance(names, list) and all(isinstance(v, str) for v in names)
         value = tuple(v.strip() for v in names) if ok else value
     elif isinstance(default, tuple):
+        kind = "a list of numbers"
         ok = isinstance(value, list) and bool(value) and all(_is_number(v) for v in value)
         value = tuple(float(v) for v in value) if ok else value
     else:
         ok = isinstance(value, type(default))
     if not ok:
-        kind = (
-            "a list of names (a,b or a JSON list)"
-            if isinstance(default, tuple) and isinstance(default[0], str)
-            else "a list of numbers"
-            if isinstance(default, tuple)
-            else f"a {type(default).__name__}"
-        )
         raise ValueError(
             f"--set {name}={text}: {name} must be {kind} (default "
             f"{describe_value(default)}), got {text!r}. Nothing was trained."

@@ -130,6 +130,13 @@ class MemberAccuracy(Callback):
             )
 
 
+def starts_of(
+    chosen: Sequence[int], seeds: Sequence[int], starts: Sequence[nn.Module] | None
+) -> list[nn.Module] | None:
+    """The start models of the ``chosen`` seeds, from ``starts`` given per ``seeds``."""
+    return None if starts is None else [starts[seeds.index(seed)] for seed in chosen]
+
+
 @dataclasses.dataclass
 class Trainer:
     """Trains (or loads) the roster's models of every seed into a :class:`RunFolder`.
@@ -232,14 +239,12 @@ class Trainer:
         """Each stack of :meth:`stacks` trained, or loaded where every seed's file exists."""
         models: list[nn.Module] = []
         for stack in self.stacks(seeds):
-            positions = [seeds.index(seed) for seed in stack]
             if all(self.folder.model_path(spec.name, seed).exists() for seed in stack):
                 for seed in stack:
                     models.append(self.load(spec, seed))
                     self._done(spec.name, seed)
                 continue
-            stack_starts = None if starts is None else [starts[i] for i in positions]
-            models += self._train_stacked(spec, stack, stack_starts)
+            models += self._train_stacked(spec, stack, starts_of(stack, seeds, starts))
         return models
 
     def _train_stacked(
