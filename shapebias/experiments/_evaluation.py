@@ -232,6 +232,7 @@ def _frequency(
         (images, labels),
         eps=evaluation.heat_map_eps,
         size=min(evaluation.heat_map_size, images.shape[-1]),
+        batch_size=evaluation.eval_batch_size,
         generator=generator,
         progress=False,
     )
@@ -241,6 +242,7 @@ def _frequency(
         low_band=(0.0, evaluation.band_split),
         high_band=(evaluation.band_split, math.inf),
         steps=evaluation.band_steps,
+        batch_size=evaluation.eval_batch_size,
         generator=generator,
         progress=False,
     )
@@ -279,6 +281,7 @@ def evaluate_model(
         A :class:`ModelResult`; ``timing["cpu_seconds"]`` holds each part's CPU seconds.
     """
     seed, evaluation = settings.seed, settings.evaluation
+    batch = evaluation.eval_batch_size
     images = test[0]
     if distortions is None:
         distortions = paper_distortions(
@@ -289,13 +292,15 @@ def evaluate_model(
     began = time.perf_counter()
     if "distortions" in parts:
         with _cpu_clock(clock, "distortions"):
-            accuracy = distortion_accuracy(model, test, distortions, seed=seed, progress=False)
+            accuracy = distortion_accuracy(
+                model, test, distortions, batch_size=batch, seed=seed, progress=False
+            )
         result.accuracy = accuracy.to_dict()
         result.clean = accuracy.correct["clean"]
         result.distorted = {name: accuracy.correct[name] for name in distortions}
     if "cue conflict" in parts and cue_conflict is not None:
         with _cpu_clock(clock, "cue conflict"):
-            bias = shape_bias(model, cue_conflict, seed=seed, progress=False)
+            bias = shape_bias(model, cue_conflict, batch_size=batch, seed=seed, progress=False)
         conflict = bias.shape_labels != bias.texture_labels
         result.shape_bias = bias.to_dict()
         result.shape = (bias.decisions == bias.shape_labels)[conflict]
@@ -308,7 +313,7 @@ def evaluate_model(
         attack = _attack(evaluation, num_classes, seed, robust_images.device)
         with _cpu_clock(clock, "robustness"):
             curve = survival_curve(
-                model, robust_images, robust_labels, evaluation.robust_eps, attack
+                model, robust_images, robust_labels, evaluation.robust_eps, attack, batch_size=batch
             )
         result.robust = dict(curve)
         result.robust_diagnostics = dict(curve.diagnostics)
@@ -326,7 +331,9 @@ def evaluate_model(
         with _cpu_clock(clock, "shape/texture only"):
             for split, values in (("shape_only", shape_only), ("texture_only", texture_only)):
                 if values is not None:
-                    correct = distortion_accuracy(model, values, {}, seed=seed, progress=False)
+                    correct = distortion_accuracy(
+                        model, values, {}, batch_size=batch, seed=seed, progress=False
+                    )
                     setattr(result, split, correct.correct["clean"])
     result.timing = {"cpu_seconds": clock, "evaluate_seconds": time.perf_counter() - began}
     return result

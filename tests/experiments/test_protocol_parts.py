@@ -8,7 +8,15 @@ import math
 import pytest
 import torch
 
-from shapebias.experiments import RunFolder, Settings, Trainer, dataset_axes, load_data, roster
+from shapebias.experiments import (
+    RunFolder,
+    Settings,
+    Trainer,
+    dataset_axes,
+    evaluate_model,
+    load_data,
+    roster,
+)
 from shapebias.experiments._tables import controls_table
 from shapebias.metrics import texture_blind_null
 
@@ -140,3 +148,35 @@ def test_no_shape_bias_verdict_for_a_model_at_chance_on_shape_only():
     assert "n/a: shape-only at chance" in blind and "60.0 (60.0-60.0)" in learned
     assert "87.5 (87.5-87.5)" in learned  # null 0.7 / (0.7 + 0.3 / 3)
     assert math.isclose(texture_blind_null(0.25, 4), 0.5)
+
+
+def test_eval_batch_size_bounds_every_forward_pass_of_the_evaluation():
+    """The setting reaches every measurement: no forward pass sees more images than it
+    (a part left at its function's default of 256 would send all 40 images at once)."""
+    seen: list[int] = []
+
+    class Recording(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 4))
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            seen.append(len(images))
+            return self.net(images)
+
+    generator = torch.Generator().manual_seed(0)
+    images, labels = torch.rand(40, 3, 16, 16, generator=generator), torch.arange(40) % 4
+    conflict = (images, labels, (labels + 1) % 4)
+    settings = Settings.quick().replace(eval_batch_size=6, robust_size=40)
+    result = evaluate_model(
+        Recording().eval(),
+        (images, labels),
+        settings,
+        cue_conflict=conflict,
+        shape_only=(images, labels),
+        texture_only=(images, labels),
+        parts=("distortions", "cue conflict", "robustness", "shape/texture only"),
+    )
+    assert result.clean is not None and len(result.clean) == 40
+    assert seen and max(seen) == 6

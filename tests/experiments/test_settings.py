@@ -26,7 +26,7 @@ BAD = {
     "standard_epochs": 0, "finetune_epochs": 0, "train_pgd_steps": 0, "lr": 0.0,
     "finetune_lr": -1.0, "eps_linf": (0.0,), "eps_l2": 0.0, "eps_fgsm": 1.5,
     "roster": ("underfit",), "stack_size": 0, "stack_seeds": 1, "robust_eps": (2.0,),
-    "robust_size": 0,
+    "robust_size": 0, "eval_batch_size": 0,
     "eval_attack": "fgsm", "eval_steps": 0, "eval_restarts": 0, "low_pass_sigma": 0.0,
     "saliency_images": 0, "saliency_samples": 0,
     "noise_level": 0.0, "frequency_images": 0, "heat_map_size": 0, "heat_map_eps": 0.0,
@@ -74,10 +74,12 @@ def test_presets_and_replace_touch_only_what_they_name():
     assert Settings.preset("quick") == quick and Settings.preset("default") == default
     assert Settings.preset("full") == full
     assert quick.seeds == 2 and quick.data.image_size == 16
-    # The default is the power analysis's design; full is the whole roster at 3 seeds.
+    # The default is the power analysis's design within the 15-minute budget (6 seeds in
+    # two stacks of 3, one per worker); full is the whole roster at 3 seeds.
     assert (default.seeds, default.data.test_size, default.training.roster) == (
-        8, 8000, ("pgd_linf",)
+        6, 8000, ("pgd_linf",)
     )  # fmt: skip
+    assert default.training.stack_size == 3
     assert default.training.eps_linf == (4 / 255,) and default.statistics.holm_family == "claim"
     assert (full.seeds, full.data.test_size, full.training.eps_linf) == (
         3,
