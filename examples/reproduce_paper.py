@@ -3,7 +3,7 @@
 A thin caller of :func:`shapebias.experiments.reproduce`, the same as ``shapebias
 reproduce`` (same flags)::
 
-    python examples/reproduce_paper.py            # default run: 8 seeds x 2 models
+    python examples/reproduce_paper.py            # default run: 6 seeds x 2 models
     python examples/reproduce_paper.py --full     # the whole roster: 3 seeds x 7 models
     python examples/reproduce_paper.py --quick    # a smoke run (not a result)
 

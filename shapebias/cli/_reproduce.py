@@ -10,7 +10,7 @@ robust accuracy and its SmoothGrad maps; and states each of the paper's claims a
 seed-paired difference with an interval, a sign count, a Holm-adjusted p-value and a
 verdict (:func:`shapebias.experiments.reproduce`)::
 
-    shapebias reproduce            # default run: 8 seeds x 2 models, 8000 test images
+    shapebias reproduce            # default run: 6 seeds x 2 models, 8000 test images
     shapebias reproduce --full     # the whole roster: 3 seeds x 7 models, 1000 test images
     shapebias reproduce --quick    # a smoke run (not a result), under a minute
     shapebias reproduce --set alpha=0.01   # re-analysis: no model trains again
