@@ -109,7 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="first training seed")
     parser.add_argument(
-        "--seeds", type=int, help="number of training seeds (default 8; --full 3, --quick 2)"
+        "--seeds", type=int, help="number of training seeds (default 6; --full 3, --quick 2)"
     )
     parser.add_argument("--device", default="cpu", help="e.g. cpu, cuda, cuda:1")
     parser.add_argument(
