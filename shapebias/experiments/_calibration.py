@@ -212,7 +212,8 @@ def _check_settings(settings: Iterable[str] | None, grid: Mapping[str, Any]) -> 
     unknown = [name for name in chosen if name not in grid]
     if unknown or not chosen:
         raise ValueError(
-            f"settings must name settings of the grid ({', '.join(grid)}), got {chosen}."
+            f"settings must name settings of the grid ({', '.join(grid)}), got {chosen}"
+            + (f" (unknown: {unknown})." if unknown else ".")
         )
     return list(dict.fromkeys(chosen))
 
@@ -524,6 +525,7 @@ def calibrate(
         What ``calibration.json`` holds.
 
     Raises:
+        TypeError: ``budget`` or ``targets`` of another type, a flag that is not a bool.
         ValueError: an unknown setting name, ``seeds`` < 1, ``first_seed`` < 0, a grid
             entry with an axis ShapeTextureDataset does not have, or an ``out`` folder
             whose runs were made with another budget, targets or axes.
@@ -545,6 +547,15 @@ def calibrate(
     check_bool(progress, "progress")
     budget = CueBudget() if budget is None else budget
     targets = CalibrationTargets() if targets is None else targets
+    for value, name, kind in (
+        (budget, "budget", CueBudget),
+        (targets, "targets", CalibrationTargets),
+    ):
+        if not isinstance(value, kind):
+            raise TypeError(
+                f"{name} must be a {kind.__name__} (or None for the default), got "
+                f"{type(value).__name__}."
+            )
     folder = Path(out)
     records_path = folder / RECORDS
     records = read_calibration_records(records_path)

@@ -243,7 +243,7 @@ def test_an_interrupted_line_is_named(tmp_path):
 @pytest.mark.parametrize(
     ("arguments", "match"),
     [
-        ({"settings": ["reproduction", "nope"]}, r"settings must name settings of the grid"),
+        ({"settings": ["reproduction", "nope"]}, r"settings must name .* \(unknown: \['nope'\]\)"),
         ({"settings": "reproduction"}, r"settings must be a list of setting names"),
         ({"settings": []}, r"settings must name settings of the grid"),
         ({"seeds": 0}, r"seeds must be >= 1, got 0"),
@@ -280,3 +280,7 @@ def test_num_classes_and_flags_are_checked():
         summarise_calibration([], num_classes=1)
     with pytest.raises(TypeError, match="progress must be True or False"):
         calibrate("unused", progress="False")
+    with pytest.raises(TypeError, match=r"budget must be a CueBudget .*, got dict"):
+        calibrate("unused", budget={"width": 8})
+    with pytest.raises(TypeError, match=r"targets must be a CalibrationTargets .*, got float"):
+        calibrate("unused", targets=0.35)
