@@ -28,6 +28,7 @@ __all__ = ["build_parser", "main"]
 _COMMANDS = {
     "evaluate": "shapebias.cli._evaluate",
     "reproduce": "shapebias.cli._reproduce",
+    "calibrate": "shapebias.cli._calibrate",
     "map": "shapebias.cli._map",
     "compare": "shapebias.cli._compare",
     "benchmark": "shapebias.cli._benchmark",

@@ -13,6 +13,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from shapebias.experiments._cache import RunFolder
+    from shapebias.experiments._calibration import (
+        CALIBRATION_GRID,
+        CalibrationTargets,
+        calibrate,
+        calibration_table,
+        read_calibration_records,
+        summarise_calibration,
+    )
     from shapebias.experiments._claims import PAPER_CLAIMS, Claim, claims_named
     from shapebias.experiments._compare import Comparison, compare
     from shapebias.experiments._comparison import SKIPPED, ClaimRow, claim_rows
@@ -53,12 +61,14 @@ else:  # the same names, each imported on first use (shapebias/_lazy.py)
 
 __all__ = [
     "BASELINE",
+    "CALIBRATION_GRID",
     "DATASETS",
     "PAPER_CLAIMS",
     "PARTS",
     "ROSTER_ENTRIES",
     "RULES",
     "SKIPPED",
+    "CalibrationTargets",
     "Claim",
     "ClaimRow",
     "Comparison",
@@ -76,6 +86,8 @@ __all__ = [
     "Trainer",
     "TrainingSettings",
     "analyse",
+    "calibrate",
+    "calibration_table",
     "claim_rows",
     "claims_named",
     "compare",
@@ -90,9 +102,11 @@ __all__ = [
     "map_figure",
     "paper_distortions",
     "parse_setting",
+    "read_calibration_records",
     "reproduce",
     "roster",
     "setting_help",
+    "summarise_calibration",
     "summarise_map",
     "train_cue_models",
 ]
