@@ -44,8 +44,7 @@ import numpy as np
 from shapebias.metrics._crossed import generalized_p, generalized_variances
 
 RESULTS = (
-    Path(__file__).resolve().parents[1]
-    / "docs/_static/reproduce/full-2026-12-01/results.json"
+    Path(__file__).resolve().parents[1] / "docs/_static/reproduce/full-2026-12-01/results.json"
 )
 EFFECT = 0.03
 ALPHA = 0.05
