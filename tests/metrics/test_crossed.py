@@ -17,7 +17,13 @@ import pytest
 from scipy import stats
 
 from shapebias.metrics import IMAGES_ONLY, ONE_SEED, paired_difference
-from shapebias.metrics._crossed import decompose, mean_squares, pseudo_values, sign_flip_p
+from shapebias.metrics._crossed import (
+    decompose,
+    generalized_interval,
+    mean_squares,
+    pseudo_values,
+    sign_flip_p,
+)
 
 
 def _literal_decomposition(table):
@@ -306,3 +312,48 @@ def test_sign_flip_p_is_exact_and_only_from_six_seeds():
     # Above 16 seeds: Monte Carlo, (count + 1) / (draws + 1), reproducible by seed.
     many = np.full(20, 0.01)
     assert sign_flip_p(many, seed=1) == sign_flip_p(many, seed=1) < 1e-4
+
+
+def test_generalized_interval_solves_its_tail_equation_and_collapses_without_a_root():
+    """Catches the root finder run where no root exists above 0 (it raised RuntimeError:
+    "Failed to converge") and a half-width that does not solve its tail equation.
+
+    Draws of V: a share ``q`` equal to 1, the rest 0. Then P(|Z| sqrt(V) >= h) =
+    q * 2 Phi(-h) for h > 0. With q = 0.1 and 1 - confidence = 0.05 the half-width is
+    Phi^-1(0.75); with q = 0.01 the tail is below 0.05 for every h > 0, so the interval
+    is the point and p (= q * 2 Phi(-|value|)) is below 0.05.
+    """
+    ten = np.r_[np.ones(100), np.zeros(900)]
+    low, high, p = generalized_interval(0.5, ten, 0.95)
+    # brentq's rtol 1e-12 on h ~ 0.67.
+    assert high - 0.5 == pytest.approx(stats.norm.ppf(0.75), rel=1e-9)
+    assert 0.5 - low == pytest.approx(stats.norm.ppf(0.75), rel=1e-9)
+    assert p == pytest.approx(0.1 * 2 * stats.norm.sf(0.5), rel=1e-12)
+    one = np.r_[np.ones(10), np.zeros(990)]
+    assert generalized_interval(0.5, one, 0.95)[:2] == (0.5, 0.5)
+    assert generalized_interval(0.5, one, 0.95)[2] == pytest.approx(
+        0.01 * 2 * stats.norm.sf(0.5), rel=1e-12
+    )
+    assert generalized_interval(0.0, one, 0.95) == (0.0, 0.0, 1.0)
+
+
+def test_every_seed_with_the_same_statistic_gives_a_consistent_interval():
+    """Catches the crash (RuntimeError from the root finder) on seeds whose statistics
+    are all equal while their items differ: the per-seed mean square is 0 and the image
+    mean square below the residual one, so the variance pivot is 0 in ~99% of draws.
+
+    Three seeds of relative accuracy with the same counts but different items: every
+    seed's difference is exactly 0.0625, so the seed-level spread is 0.
+    """
+    clean = np.arange(400) < 320
+    at, base = [], []
+    for share in (0.3, 0.5, 0.7):
+        at.append((clean & (np.arange(400) < round((share + 0.05) * 400))).astype(float))
+        base.append((clean & (np.arange(400) < round(share * 400))).astype(float))
+    den = [clean.astype(float)] * 3
+    result = paired_difference(at, base, at_denominator=den, baseline_denominator=den)
+    assert result.per_seed == pytest.approx((0.0625,) * 3)
+    low, high = result.difference.low, result.difference.high
+    assert low <= 0.0625 <= high and math.isfinite(low) and math.isfinite(high)
+    excludes_zero = not low <= 0.0 <= high
+    assert (result.p_value <= 0.05) == excludes_zero
