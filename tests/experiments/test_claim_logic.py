@@ -340,3 +340,28 @@ def test_seed_mean_is_the_sets_mean_statistic():
     mean = seed_mean(values, SETTINGS.statistics, 0)
     assert mean.at == pytest.approx((12 / 24, 16 / 32))
     assert mean.difference.value == pytest.approx((0.5 + 0.5) / 2)
+
+
+def test_the_verdict_reads_the_holm_adjusted_p_not_the_raw_one():
+    """Catches a verdict decided on each row's unadjusted p-value.
+
+    One seed (the paired t over images), two saliency claims in one table-wide family,
+    both with the per-image differences ``m + z`` (``z`` = +-0.5 alternating):
+    ``m`` is set so that the raw two-sided p is 0.03. Holm doubles both to 0.06 > 0.05:
+    "no difference", although either claim alone would hold.
+    """
+    from scipy import stats
+
+    n = 50
+    z = 0.5 * (-1.0) ** torch.arange(n, dtype=torch.float64)  # mean 0, sd 0.5 sqrt(n/(n-1))
+    m = float(stats.t.isf(0.015, n - 1)) * 0.5 * math.sqrt(n / (n - 1)) / math.sqrt(n)
+    standard, at = std(), result()
+    for value, shift in ((standard, torch.zeros(n)), (at, z + m)):
+        value.edge_alignment = 0.5 + shift
+        value.concentration = 0.5 + shift
+    claims = claims_named(["saliency edge alignment", "saliency concentration"])
+    table = SETTINGS.replace(holm_family="table").statistics
+    for row in rows({"standard": [standard], "at": [at]}, claims=claims, statistics=table):
+        assert row.difference.p_value == pytest.approx(0.03, rel=1e-6)
+        assert row.p_holm == pytest.approx(0.06, rel=1e-6)
+        assert row.verdict == "no difference"
