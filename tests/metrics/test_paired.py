@@ -368,3 +368,12 @@ def test_verdict_decides_at_p_equal_to_alpha(p, expected):
     """Catches ``p >= alpha`` read as "no difference": the rule is ``p <= alpha``, the
     same as :func:`holm`'s rejection."""
     assert verdict(UP, p_value=p, alpha=0.05, **VERDICT_ARGUMENTS) == expected
+
+
+def test_holm_caps_every_adjusted_p_at_one():
+    """Catches the cap at 1 left out: sorted, 0.6 x 2 = 1.2 and 0.7 x 1 = 0.7, raised to
+    1.2 by the running maximum; an adjusted p-value is a probability, so both read 1."""
+    result = holm([0.7, 0.6])
+    assert result.adjusted == (1.0, 1.0)
+    # 0.1 x 3 = 0.3; 0.8 x 2 = 1.6 -> 1; 0.9 x 1 = 0.9, raised to 1 by the running maximum.
+    assert holm([0.9, 0.8, 0.1]).adjusted == pytest.approx((1.0, 1.0, 0.3), rel=1e-12)
