@@ -150,6 +150,13 @@ def test_a_set_of_one_is_compared_and_says_its_interval_covers_images_only():
     assert row.to_dict()["seeds"] == 1
 
 
+def test_only_a_set_of_one_carries_the_one_seed_note():
+    """Catches the note "one seed: ..." written on every row: with several seeds the
+    interval covers seed-to-seed variation and the row has no reason."""
+    (row,) = rows({"standard": [std(stylized=0.4)] * 2, "at": [result(stylized=0.7)] * 2})
+    assert row.difference.num_seeds == 2 and row.reason == ""
+
+
 def test_missing_requirements_are_skipped_with_the_reason_and_not_tested():
     standard = [std() for _ in range(2)]
     results = {"standard": standard, "at": [result(stylized=0.7) for _ in range(2)]}

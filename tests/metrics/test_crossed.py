@@ -522,3 +522,18 @@ def test_every_seed_with_the_same_statistic_gives_a_consistent_interval():
     assert low <= 0.0625 <= high and math.isfinite(low) and math.isfinite(high)
     excludes_zero = not low <= 0.0 <= high
     assert (result.p_value <= 0.05) == excludes_zero
+
+
+def test_sign_flip_p_counts_the_observed_pattern_whatever_the_rounding():
+    """Catches the exact test comparing without a tie tolerance: ``|signs @ x| / S`` and
+    ``|mean(x)|`` round differently in ~1 of 8 vectors, and the observed pattern (and its
+    mirror) then fail to count as extreme as themselves.
+
+    Every value positive and none small: only the observed pattern and its mirror reach
+    the observed mean, so p = 2 / 2**S exactly.
+    """
+    rng = np.random.default_rng(21)
+    for trial in range(100):
+        count = 6 + trial % 5
+        per_seed = rng.uniform(0.5, 1.5, count) * 10 ** rng.uniform(-4, 0)
+        assert sign_flip_p(per_seed, seed=0) == 2 / 2**count
