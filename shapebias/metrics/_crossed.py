@@ -251,10 +251,18 @@ def generalized_interval(
     The half-width ``h`` solves ``generalized_p(h) = 1 - confidence``; the p-value is
     ``generalized_p(|value|)``, so ``p <= 1 - confidence`` exactly when 0 lies outside
     ``(low, high)`` (up to the root finder's tolerance, 1e-12 relative).
+
+    Where at least a ``confidence`` share of the draws is 0 (every seed with the same
+    statistic and the image term truncated in most draws), ``generalized_p`` drops from
+    1 at ``h = 0`` to at most ``1 - confidence`` at any ``h > 0``: the interval is the
+    point (half-width 0), and ``p <= 1 - confidence`` for any nonzero value.
     """
     if not (variances > 0).any():
         return value, value, 1.0 if value == 0.0 else 0.0
     target = 1.0 - confidence
+    if float((variances > 0).mean()) <= target:
+        # generalized_p(0+) = the share of positive draws: no root above 0 to bracket.
+        return value, value, float(generalized_p(abs(value), variances))
 
     def excess(half: float) -> float:
         return float(generalized_p(half, variances)) - target

@@ -150,6 +150,13 @@ def test_a_set_of_one_is_compared_and_says_its_interval_covers_images_only():
     assert row.to_dict()["seeds"] == 1
 
 
+def test_only_a_set_of_one_carries_the_one_seed_note():
+    """Catches the note "one seed: ..." written on every row: with several seeds the
+    interval covers seed-to-seed variation and the row has no reason."""
+    (row,) = rows({"standard": [std(stylized=0.4)] * 2, "at": [result(stylized=0.7)] * 2})
+    assert row.difference.num_seeds == 2 and row.reason == ""
+
+
 def test_missing_requirements_are_skipped_with_the_reason_and_not_tested():
     standard = [std() for _ in range(2)]
     results = {"standard": standard, "at": [result(stylized=0.7) for _ in range(2)]}
@@ -187,3 +194,181 @@ def test_results_round_trip_through_their_cache_file(tmp_path):
     loaded = ModelResult.load(tmp_path / "r.pt")
     assert torch.equal(loaded.clean, original.clean) and torch.equal(loaded.shape, original.shape)
     assert loaded.robust.keys() == original.robust.keys() and loaded.accuracy == original.accuracy
+
+
+SALIENCY = claims_named(["saliency edge alignment"])[0]
+SHAPE_BIAS = claims_named(["shape bias"])[0]
+
+
+def test_a_nan_item_of_either_model_is_dropped_from_every_seed_of_both():
+    """Catches a NaN mask built from the AT model alone (a baseline NaN then reaches
+    paired_difference) or per seed (the seeds would keep different items).
+
+    Saliency metrics are NaN for an all-zero map; here the baseline of seed 1 has one on
+    item 2 and the AT model of seed 0 one on item 0: items 0 and 2 leave every seed.
+    """
+    at_maps = [[math.nan, 0.5, 0.6, 0.7, 0.8], [0.4, 0.5, 0.6, 0.7, 0.9]]
+    base_maps = [[0.1, 0.2, 0.3, 0.2, 0.3], [0.1, 0.2, math.nan, 0.1, 0.3]]
+    results: dict[str, list[ModelResult]] = {"standard": [], "at": []}
+    for name, maps in (("at", at_maps), ("standard", base_maps)):
+        for values in maps:
+            value = std() if name == "standard" else result()
+            value.edge_alignment = torch.tensor(values, dtype=torch.float64)
+            results[name].append(value)
+    (row,) = rows(results, claims=[SALIENCY])
+    assert row.difference.at == pytest.approx(((0.5 + 0.7 + 0.8) / 3, (0.5 + 0.7 + 0.9) / 3))
+    assert row.difference.baseline == pytest.approx(((0.2 + 0.2 + 0.3) / 3, (0.2 + 0.1 + 0.3) / 3))
+
+
+def test_relative_accuracy_counts_only_images_right_on_clean_over_each_models_own_clean():
+    """Catches the distorted hits counted on images the model got wrong on clean, and the
+    baseline's ratio divided by the AT model's clean hits (its denominator swapped).
+
+    AT: right on clean on items 0-319, on the distorted copy on 200-399: 120 of its 320
+    clean hits survive (0.375; 200 / 320 if the clean filter is lost). Baseline: clean
+    0-199, distorted 0-159: 160 / 200 = 0.8 (160 / 320 over the AT model's clean hits).
+    """
+    at = result()
+    at.clean, at.distorted = _bits(0.8), {"stylized": _bits(0.5, offset=200)}
+    base = std()
+    base.clean, base.distorted = _bits(0.5), {"stylized": _bits(0.4)}
+    (row,) = rows({"standard": [base, base], "at": [at, at]})
+    assert row.difference.at == pytest.approx((0.375, 0.375))
+    assert row.difference.baseline == pytest.approx((0.8, 0.8))
+    assert row.difference.difference.value == pytest.approx(0.375 - 0.8)
+
+
+def test_shape_bias_is_shape_over_shape_or_texture_decisions():
+    """Catches a shape-bias denominator of texture decisions alone (S / T) or of every
+    cue-conflict image: images decided for neither cue do not count.
+
+    200 images: shape decisions on 0-59, texture on 60-139, neither on 140-199, so
+    S / (S + T) = 60 / 140 (S / T = 0.75, S / N = 0.3).
+    """
+    results = {"standard": [], "at": []}
+    for name in results:
+        value = std(shape_only=0.8) if name == "standard" else result(shape_only=0.8)
+        value.shape, value.texture = _bits(0.3, 200), _bits(0.4, 200, offset=60)
+        results[name].append(value)
+    (row,) = rows(results, claims=[SHAPE_BIAS])
+    assert row.baseline_value == pytest.approx(60 / 140)
+    assert row.model_value == pytest.approx(60 / 140)
+
+
+def test_saliency_floor_reads_the_baseline_clean_accuracy_and_has_no_ceiling():
+    """Catches the saliency floor read from the AT model instead of the standard model,
+    and a ceiling applied to saliency claims (accuracy does not bound a saliency metric).
+    """
+
+    def saliency_results(base_clean, at_clean):
+        results = {"standard": [std(clean=base_clean)], "at": [result(clean=at_clean)]}
+        for index, name in enumerate(("standard", "at")):
+            results[name][0].concentration = torch.linspace(0.1, 0.5, 50) + 0.3 * index
+        return results
+
+    concentration = claims_named(["saliency concentration"])
+    (at_chance,) = rows(saliency_results(0.26, 0.9), claims=concentration)
+    assert at_chance.verdict == "cannot discriminate"
+    assert at_chance.reference_accuracy == pytest.approx((0.26,))
+    (at_top,) = rows(saliency_results(0.99, 0.26), claims=concentration)
+    assert at_top.verdict == "holds" and at_top.reference_accuracy == pytest.approx((0.99,))
+
+
+def test_a_requirement_missing_in_the_compared_model_alone_skips_the_claim():
+    """Catches the requirements checked on the baseline only: the AT models lack the
+    stylized test set, so the claim is skipped with its reason, not a KeyError."""
+    at = [result() for _ in range(2)]
+    for value in at:
+        value.distorted = {}
+    (row,) = rows({"standard": [std(), std()], "at": at})
+    assert row.verdict == SKIPPED and "'stylized'" in row.reason
+
+
+def test_chance_is_one_over_the_number_of_classes():
+    """Catches chance taken as 1 / (K - 1) (or any other count): floor 0.125 and a
+    baseline at 0.4375 on the test set are off the floor for 4 classes (chance 0.25,
+    0.25 + 0.125 < 0.4375) and on it for 2 (chance 0.5)."""
+    statistics = SETTINGS.replace(floor=0.125).statistics
+    results = {"standard": [std(stylized=0.4375)] * 2, "at": [result(stylized=0.75)] * 2}
+
+    def decide(num_classes):
+        return claim_rows(
+            results,
+            baseline="standard",
+            models=["at"],
+            claims=[STYLIZED],
+            statistics=statistics,
+            num_classes=num_classes,
+        )[0].verdict
+
+    assert decide(4) == "holds"
+    assert decide(2) == "cannot discriminate"
+
+
+def test_seeds_are_paired_by_position():
+    """Catches a pairing other than seed s with seed s (e.g. one list reversed or sorted):
+    each AT model is the baseline of its own seed plus 0.0625 relative accuracy, while
+    the baselines differ by 0.25 between seeds."""
+    shares = (0.3, 0.5, 0.7)
+    standard = [std(stylized=share) for share in shares]
+    at = [result(stylized=share + 0.05) for share in shares]
+    (row,) = rows({"standard": standard, "at": at})
+    assert row.difference.baseline == pytest.approx(tuple(s / 0.8 for s in shares))
+    assert row.difference.per_seed == pytest.approx((0.0625,) * 3)
+    assert row.difference.sign_count == "3/3 higher"
+
+
+def test_fit_check_reads_the_fit_budget_and_the_minimum_gain():
+    """Catches the fit check at another measured budget than ``fit_eps`` and a
+    ``min_robust_gain`` setting that is not passed on (0 used instead).
+
+    At ``fit_eps`` the AT models gain 0.6 robust accuracy (interval ~0.5-0.7); at a
+    larger budget they gain nothing.
+    """
+    larger = 4 * FIT
+    standard = [std(stylized=0.4) for _ in range(3)]
+    at = [result(stylized=0.7) for _ in range(3)]
+    for value in standard + at:
+        value.robust[larger] = _bits(0.1, 100)
+    (row,) = rows({"standard": standard, "at": at})
+    assert row.verdict == "holds"
+    # The same models against a gain they cannot reach (0.7 > the 0.6 measured).
+    demanding = SETTINGS.replace(min_robust_gain=0.7).statistics
+    (row,) = rows({"standard": standard, "at": at}, statistics=demanding)
+    assert row.verdict == "AT did not fit"
+
+
+def test_seed_mean_is_the_sets_mean_statistic():
+    """Catches seed_mean pairing the set with anything but zeros (it is the set's own
+    mean over seeds of its statistic, with the crossed interval)."""
+    from shapebias.experiments._comparison import seed_mean
+
+    values = [(_bits(0.3, 40).double(), _bits(0.6, 40)), (_bits(0.4, 40).double(), _bits(0.8, 40))]
+    mean = seed_mean(values, SETTINGS.statistics, 0)
+    assert mean.at == pytest.approx((12 / 24, 16 / 32))
+    assert mean.difference.value == pytest.approx((0.5 + 0.5) / 2)
+
+
+def test_the_verdict_reads_the_holm_adjusted_p_not_the_raw_one():
+    """Catches a verdict decided on each row's unadjusted p-value.
+
+    One seed (the paired t over images), two saliency claims in one table-wide family,
+    both with the per-image differences ``m + z`` (``z`` = +-0.5 alternating):
+    ``m`` is set so that the raw two-sided p is 0.03. Holm doubles both to 0.06 > 0.05:
+    "no difference", although either claim alone would hold.
+    """
+    from scipy import stats
+
+    n = 50
+    z = 0.5 * (-1.0) ** torch.arange(n, dtype=torch.float64)  # mean 0, sd 0.5 sqrt(n/(n-1))
+    m = float(stats.t.isf(0.015, n - 1)) * 0.5 * math.sqrt(n / (n - 1)) / math.sqrt(n)
+    standard, at = std(), result()
+    for value, shift in ((standard, torch.zeros(n)), (at, z + m)):
+        value.edge_alignment = 0.5 + shift
+        value.concentration = 0.5 + shift
+    claims = claims_named(["saliency edge alignment", "saliency concentration"])
+    table = SETTINGS.replace(holm_family="table").statistics
+    for row in rows({"standard": [standard], "at": [at]}, claims=claims, statistics=table):
+        assert row.difference.p_value == pytest.approx(0.03, rel=1e-6)
+        assert row.p_holm == pytest.approx(0.06, rel=1e-6)
+        assert row.verdict == "no difference"

@@ -329,3 +329,51 @@ def test_holm_at_the_exact_alpha_boundary():
 )
 def test_verdict_order_when_two_rules_apply(difference, kwargs, expected):
     assert verdict(difference, **{**VERDICT_ARGUMENTS, **kwargs}) == expected
+
+
+# Binary-exact margins (0.25 + 0.125 = 0.375, 1 - 0.125 = 0.875): the boundaries are hit
+# exactly, and math.nextafter steps one ulp off them.
+EXACT = {"expected": "higher", "chance": 0.25, "floor": 0.125}
+
+
+@pytest.mark.parametrize(
+    "accuracy,expected",
+    [
+        (0.375, CANNOT_DISCRIMINATE),  # exactly chance + floor: "within" the floor
+        (math.nextafter(0.375, 1.0), HOLDS),
+        (0.875, CANNOT_DISCRIMINATE),  # exactly 1 - floor
+        (math.nextafter(0.875, 0.0), HOLDS),
+    ],
+)
+def test_floor_and_ceiling_include_their_boundary(accuracy, expected):
+    """Catches ``<`` for ``<=`` (``>`` for ``>=``) in the floor and ceiling checks: an
+    accuracy exactly ``floor`` away from chance or from 100% is within the floor."""
+    assert verdict(UP, reference_accuracy=accuracy, **EXACT) == expected
+
+
+@pytest.mark.parametrize(
+    "low,expected",
+    [(0.25, AT_DID_NOT_FIT), (math.nextafter(0.25, 1.0), HOLDS), (0.1, AT_DID_NOT_FIT)],
+)
+def test_fit_check_needs_the_lower_end_strictly_above_the_threshold(low, expected):
+    """Catches ``>=`` for ``>`` (an interval that only touches the threshold does not
+    clear it) and a check on the point estimate (0.3 here, above 0.25 either way)."""
+    gain = _difference(0.3, low, 0.4, 0.001)
+    arguments = {**VERDICT_ARGUMENTS, "robust_gain": gain, "min_robust_gain": 0.25}
+    assert verdict(UP, **arguments) == expected
+
+
+@pytest.mark.parametrize("p,expected", [(0.05, HOLDS), (math.nextafter(0.05, 1.0), NO_DIFFERENCE)])
+def test_verdict_decides_at_p_equal_to_alpha(p, expected):
+    """Catches ``p >= alpha`` read as "no difference": the rule is ``p <= alpha``, the
+    same as :func:`holm`'s rejection."""
+    assert verdict(UP, p_value=p, alpha=0.05, **VERDICT_ARGUMENTS) == expected
+
+
+def test_holm_caps_every_adjusted_p_at_one():
+    """Catches the cap at 1 left out: sorted, 0.6 x 2 = 1.2 and 0.7 x 1 = 0.7, raised to
+    1.2 by the running maximum; an adjusted p-value is a probability, so both read 1."""
+    result = holm([0.7, 0.6])
+    assert result.adjusted == (1.0, 1.0)
+    # 0.1 x 3 = 0.3; 0.8 x 2 = 1.6 -> 1; 0.9 x 1 = 0.9, raised to 1 by the running maximum.
+    assert holm([0.9, 0.8, 0.1]).adjusted == pytest.approx((1.0, 1.0, 0.3), rel=1e-12)
