@@ -211,7 +211,7 @@ class Settings:
 
     @classmethod
     def full(cls) -> Settings:
-        """The whole roster: 7 models x 3 seeds, 1000 test images (~13 min on 2 cores).
+        """The whole roster: 7 models x 3 seeds, 1000 test images (18 min on 2 idle cores).
 
         Every configuration of the paper (PGD-Linf 2/255 and 4/255, PGD-L2, FGSM-RS) and
         both controls (shape-only, underfit); too few seeds and images to decide a
