@@ -26,8 +26,8 @@ from shapebias.metrics._crossed import (
 )
 
 
-def _literal_decomposition(table):
-    """Slow reference from the textbook formulas, one loop per sum."""
+def _literal_mean_squares(table):
+    """``(MS_seed, MS_image, MS_res)`` written from the ANOVA definitions, one loop each."""
     seeds, items = len(table), len(table[0])
     grand = sum(sum(row) for row in table) / (seeds * items)
     rows = [sum(row) / items for row in table]
@@ -39,6 +39,14 @@ def _literal_decomposition(table):
         for s in range(seeds)
         for i in range(items)
     ) / ((seeds - 1) * (items - 1))
+    return ms_seed, ms_item, ms_res
+
+
+def _literal_decomposition(table):
+    """Slow reference from the textbook formulas, one loop per sum."""
+    seeds, items = len(table), len(table[0])
+    grand = sum(sum(row) for row in table) / (seeds * items)
+    ms_seed, ms_item, ms_res = _literal_mean_squares(table)
     n = seeds * items
     variance = (ms_seed + max(ms_item - ms_res, 0.0)) / n
     if ms_item > ms_res:
@@ -335,22 +343,6 @@ def test_sign_flip_p_is_exact_and_only_from_six_seeds():
     # Above 16 seeds: Monte Carlo, (count + 1) / (draws + 1), reproducible by seed.
     many = np.full(20, 0.01)
     assert sign_flip_p(many, seed=1) == sign_flip_p(many, seed=1) < 1e-4
-
-
-def _literal_mean_squares(table):
-    """``(MS_seed, MS_image, MS_res)`` written from the ANOVA definitions, one loop each."""
-    seeds, items = len(table), len(table[0])
-    grand = sum(sum(row) for row in table) / (seeds * items)
-    rows = [sum(row) / items for row in table]
-    columns = [sum(table[s][i] for s in range(seeds)) / seeds for i in range(items)]
-    ms_seed = items * sum((r - grand) ** 2 for r in rows) / (seeds - 1)
-    ms_item = seeds * sum((c - grand) ** 2 for c in columns) / (items - 1)
-    ms_res = sum(
-        (table[s][i] - rows[s] - columns[i] + grand) ** 2
-        for s in range(seeds)
-        for i in range(items)
-    ) / ((seeds - 1) * (items - 1))
-    return ms_seed, ms_item, ms_res
 
 
 def test_variance_components_are_the_method_of_moments_estimates():
