@@ -27,16 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from shapebias._distributed import is_main_process
 from shapebias.cli._arguments import floats
 from shapebias.cli._errors import UsageError
+from shapebias.cli._process_group import in_process_group
 from shapebias.data import CueConflictDataset, dataset_tensors, image_folder, stimulus_transform
 from shapebias.experiments import PAPER_CLAIMS, Settings, compare, parse_setting
 from shapebias.models import load_pretrained, resnet18, small_cnn
-from shapebias.training import init_distributed
 
 __all__ = ["add_parser", "parse_model"]
 
@@ -168,13 +167,7 @@ def _load(
 
 def run(args: argparse.Namespace) -> int:
     """Run ``shapebias compare``; print the claims table (rank 0 under torchrun)."""
-    joined = not dist.is_initialized()
-    device = init_distributed()
-    try:
-        return _compare(args, torch.device(args.device) if args.device else device)
-    finally:
-        if joined and dist.is_initialized():  # the group this call joined, not a caller's
-            dist.destroy_process_group()
+    return in_process_group(lambda device: _compare(args, device), args.device)
 
 
 def _compare(args: argparse.Namespace, device: torch.device) -> int:

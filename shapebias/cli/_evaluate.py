@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 
 from shapebias import _card, _human_card
 from shapebias._distributed import is_main_process
@@ -30,9 +29,9 @@ from shapebias.cli._errors import (
     check_finite,
     check_output_folder,
 )
+from shapebias.cli._process_group import in_process_group
 from shapebias.data import CueConflictDataset, ood_datasets, read_raw_trials, stimulus_folder
 from shapebias.models import check_architecture_name, load_pretrained
-from shapebias.training import init_distributed
 
 __all__ = ["add_parser"]
 
@@ -106,13 +105,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``shapebias evaluate`` with parsed arguments; returns the exit status."""
     check_arguments(args)
-    joined = not dist.is_initialized()
-    device = init_distributed()
-    try:
-        return _evaluate(args, torch.device(args.device) if args.device else device)
-    finally:
-        if joined and dist.is_initialized():  # the group this call joined, not a caller's
-            dist.destroy_process_group()
+    return in_process_group(lambda device: _evaluate(args, device), args.device)
 
 
 _COUNTS = {
